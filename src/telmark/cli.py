@@ -1,0 +1,40 @@
+"""The ``telmark`` command: one Typer app with a sub-app per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from telmark import __version__
+from telmark.clikit import JsonOpt, console, print_json
+
+app = typer.Typer(
+    name="telmark",
+    help="telmark — marketing system for full-service telecom operators.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _register() -> None:
+    # Imported here so `telmark --help` stays fast and import order stays acyclic.
+    from telmark.dbcli import app as db_app
+    from telmark.warehouse.cli import app as data_app
+
+    app.add_typer(db_app, name="db", help="Operational database (migrations).")
+    app.add_typer(data_app, name="data", help="Warehouse data: generate, import, inspect.")
+
+
+@app.command()
+def version(json_output: JsonOpt = False) -> None:
+    """Show the telmark version."""
+    if json_output:
+        print_json({"version": __version__})
+    else:
+        console.print(f"telmark {__version__}")
+
+
+_register()
+
+
+def main() -> None:
+    app()

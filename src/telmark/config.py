@@ -1,0 +1,73 @@
+"""Settings, read from the environment (``TELMARK_`` prefix) or a ``.env`` file.
+
+Nothing here opens a database or a warehouse: engines and connections are
+built by ``telmark.db`` and ``telmark.warehouse.connection`` when first asked
+for, so importing any telmark module is free of side effects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All runtime configuration of telmark."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TELMARK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("./telmark-data"),
+        description="Directory for the default SQLite database, DuckDB warehouse and files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the operational database; default SQLite in data_dir.",
+    )
+    warehouse_url: str | None = Field(
+        default=None,
+        description=(
+            "Ibis connection URL of the analytical warehouse, e.g. duckdb:///path.duckdb "
+            "or pyspark://; default a DuckDB file in data_dir."
+        ),
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("telmark-dev-secret-change-me"),
+        description="Key for signing session cookies and tokens; set it in production.",
+    )
+    default_locale: str = Field(default="zh_CN", description="Console language when none chosen.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The operational database URL, defaulting to ``data_dir/telmark.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'telmark.db'}"
+
+    @property
+    def resolved_warehouse_url(self) -> str:
+        """The warehouse URL, defaulting to ``data_dir/warehouse.duckdb``."""
+        if self.warehouse_url:
+            return self.warehouse_url
+        return f"duckdb://{self.data_dir / 'warehouse.duckdb'}"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory on first use and return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

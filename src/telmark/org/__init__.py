@@ -1,0 +1,1 @@
+"""Organisation: province → city → district → outlet/grid, key-account centres, staff."""

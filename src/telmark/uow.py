@@ -1,0 +1,58 @@
+"""Unit of work: owns one session; changes land only on an explicit ``commit()``.
+
+Services receive a ``UnitOfWork`` and call ``uow.commit()`` once their use case
+is complete; leaving the ``with`` block without a commit rolls everything back,
+so a failure halfway never leaves half a change behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from telmark.config import get_settings
+from telmark.db import get_session_factory
+
+
+class UnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
+        self._factory = session_factory or get_session_factory(get_settings().resolved_database_url)
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside its with-block")
+        return self._session
+
+    def __enter__(self) -> Self:
+        self._session = self._factory()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        try:
+            self._session.rollback()
+        finally:
+            self._session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+def uow_dependency() -> Iterator[UnitOfWork]:
+    """FastAPI dependency: one unit of work per request."""
+    with UnitOfWork() as uow:
+        yield uow

@@ -1,0 +1,1 @@
+"""The analytical warehouse: subscriber-scale data reached through Ibis."""
