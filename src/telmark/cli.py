@@ -18,10 +18,15 @@ app = typer.Typer(
 def _register() -> None:
     # Imported here so `telmark --help` stays fast and import order stays acyclic.
     from telmark.dbcli import app as db_app
+    from telmark.demo import demo_command, serve_command
+    from telmark.org.cli import app as org_app
     from telmark.warehouse.cli import app as data_app
 
     app.add_typer(db_app, name="db", help="Operational database (migrations).")
     app.add_typer(data_app, name="data", help="Warehouse data: generate, import, inspect.")
+    app.add_typer(org_app, name="org", help="Organisation tree and staff.")
+    app.command("demo")(demo_command)
+    app.command("serve")(serve_command)
 
 
 @app.command()

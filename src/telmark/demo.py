@@ -1,0 +1,125 @@
+"""``telmark demo`` and ``telmark serve``: one command from nothing to a running console."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from telmark.clikit import JsonOpt, console, print_json, progress_bar
+from telmark.config import get_settings
+from telmark.dbcli import upgrade_database
+from telmark.org import service as org_service
+from telmark.uow import UnitOfWork
+from telmark.warehouse.connection import connect, has_table
+
+DEMO_SUBSCRIBERS = 200_000
+DEMO_MONTHS = 6
+DEMO_SEED = 20_260_101
+
+
+@dataclass(frozen=True, slots=True)
+class DemoState:
+    generated: bool
+    loaded: bool
+    subscribers: int
+    url: str
+
+
+def _manifest_matches(directory: Path, subscribers: int, months: int, seed: int) -> bool:
+    manifest = directory / "manifest.json"
+    if not manifest.exists():
+        return False
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    params = data.get("params", data)
+    return (params.get("subscribers"), params.get("months"), params.get("seed")) == (
+        subscribers,
+        months,
+        seed,
+    )
+
+
+def prepare_demo(
+    *,
+    subscribers: int = DEMO_SUBSCRIBERS,
+    months: int = DEMO_MONTHS,
+    seed: int = DEMO_SEED,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    show_progress: bool = True,
+) -> DemoState:
+    """Migrate the database, generate and load a province if the warehouse has none, sync org.
+
+    Rerunning is cheap: an existing warehouse is kept, an existing generated
+    province with the same parameters is not regenerated.
+    """
+    from telmark.warehouse.generator import generate_province
+    from telmark.warehouse.importer import load_directory
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    upgrade_database()
+    con = connect()
+    generated = loaded = False
+    if not has_table(con, "subscribers"):
+        out_dir = settings.data_dir / "generated"
+        with progress_bar(enabled=show_progress) as progress:
+            if not _manifest_matches(out_dir, subscribers, months, seed):
+                generate_province(out_dir=out_dir, subscribers=subscribers, months=months,
+                                  seed=seed, progress=progress)
+                generated = True
+            load_directory(con=con, directory=out_dir, progress=progress)
+        loaded = True
+    with UnitOfWork() as uow:
+        org_service.sync_from_warehouse(uow=uow, con=con)
+    count = int(con.table("subscribers").count().to_pyarrow().as_py())
+    con.disconnect()
+    return DemoState(generated=generated, loaded=loaded, subscribers=count,
+                     url=f"http://{host}:{port}/")
+
+
+def serve(*, host: str, port: int) -> None:
+    """Run the web app (API + console) with uvicorn until interrupted."""
+    import uvicorn
+
+    from telmark.web.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+def demo_command(
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    subscribers: Annotated[int, typer.Option(help="Province size if one is generated.")] = (
+        DEMO_SUBSCRIBERS
+    ),
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare only; do not serve.")] = (
+        False
+    ),
+    json_output: JsonOpt = False,
+) -> None:
+    """Prepare a demo province (if none) and serve the console."""
+    state = prepare_demo(subscribers=subscribers, host=host, port=port,
+                         show_progress=not json_output)
+    if json_output:
+        print_json(state)
+    else:
+        what = "generated and loaded" if state.generated else (
+            "loaded" if state.loaded else "already in the warehouse")
+        console.print(f"[green]Province ready[/]: {state.subscribers:,} subscribers ({what}).")
+        console.print(f"Console: [bold]{state.url}[/]   API docs: {state.url}api/docs")
+        console.print(f"Data dir: {get_settings().data_dir}")
+    if not no_serve:
+        serve(host=host, port=port)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+) -> None:
+    """Serve the API and console on the configured databases."""
+    upgrade_database()
+    serve(host=host, port=port)
