@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from telmark.config import get_settings
@@ -48,11 +48,12 @@ def _migrate(connection: Connection) -> None:
 
 
 def _sqlite_engine(path: Path) -> Engine:
-    from telmark.db import _sqlite_pragmas
+    from telmark.db import configure_sqlite
 
-    engine = create_engine(f"sqlite:///{path}")
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+    # check_same_thread off: API tests run routes on a worker thread over this connection.
+    return configure_sqlite(
+        create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    )
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

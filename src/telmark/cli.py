@@ -17,6 +17,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so `telmark --help` stays fast and import order stays acyclic.
+    from telmark.analysis.cli import app as analysis_app
     from telmark.dbcli import app as db_app
     from telmark.demo import demo_command, serve_command
     from telmark.org.cli import app as org_app
@@ -25,6 +26,7 @@ def _register() -> None:
     app.add_typer(db_app, name="db", help="Operational database (migrations).")
     app.add_typer(data_app, name="data", help="Warehouse data: generate, import, inspect.")
     app.add_typer(org_app, name="org", help="Organisation tree and staff.")
+    app.add_typer(analysis_app, name="analysis", help="Marketing analysis: KPIs.")
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
 

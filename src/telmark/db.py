@@ -58,21 +58,33 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite ignores foreign keys unless told; WAL lets the console read while the CLI writes.
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module: left alone it
+    # emits BEGIN only before DML, so SAVEPOINT/RELEASE would silently commit.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys unless told; WAL lets the console read while the CLI writes.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def configure_sqlite(engine: Engine) -> Engine:
+    """Make a SQLite engine transactional like PostgreSQL (foreign keys, real BEGIN/SAVEPOINT)."""
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """One engine per database URL for the life of the process."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
+        return configure_sqlite(create_engine(url, connect_args={"check_same_thread": False}))
     return create_engine(url, pool_pre_ping=True)
 
 

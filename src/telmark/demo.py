@@ -68,8 +68,13 @@ def prepare_demo(
         out_dir = settings.data_dir / "generated"
         with progress_bar(enabled=show_progress) as progress:
             if not _manifest_matches(out_dir, subscribers, months, seed):
-                generate_province(out_dir=out_dir, subscribers=subscribers, months=months,
-                                  seed=seed, progress=progress)
+                generate_province(
+                    out_dir=out_dir,
+                    subscribers=subscribers,
+                    months=months,
+                    seed=seed,
+                    progress=progress,
+                )
                 generated = True
             load_directory(con=con, directory=out_dir, progress=progress)
         loaded = True
@@ -77,8 +82,9 @@ def prepare_demo(
         org_service.sync_from_warehouse(uow=uow, con=con)
     count = int(con.table("subscribers").count().to_pyarrow().as_py())
     con.disconnect()
-    return DemoState(generated=generated, loaded=loaded, subscribers=count,
-                     url=f"http://{host}:{port}/")
+    return DemoState(
+        generated=generated, loaded=loaded, subscribers=count, url=f"http://{host}:{port}/"
+    )
 
 
 def serve(*, host: str, port: int) -> None:
@@ -102,13 +108,17 @@ def demo_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Prepare a demo province (if none) and serve the console."""
-    state = prepare_demo(subscribers=subscribers, host=host, port=port,
-                         show_progress=not json_output)
+    state = prepare_demo(
+        subscribers=subscribers, host=host, port=port, show_progress=not json_output
+    )
     if json_output:
         print_json(state)
     else:
-        what = "generated and loaded" if state.generated else (
-            "loaded" if state.loaded else "already in the warehouse")
+        what = (
+            "generated and loaded"
+            if state.generated
+            else ("loaded" if state.loaded else "already in the warehouse")
+        )
         console.print(f"[green]Province ready[/]: {state.subscribers:,} subscribers ({what}).")
         console.print(f"Console: [bold]{state.url}[/]   API docs: {state.url}api/docs")
         console.print(f"Data dir: {get_settings().data_dir}")

@@ -45,7 +45,8 @@ def test_sync_creates_tree_and_is_idempotent(uow: UnitOfWork) -> None:
 
 
 def test_sync_moves_renames_and_deactivates(uow: UnitOfWork) -> None:
-    service.sync_tree(uow=uow, units=UNITS, staff=STAFF)
+    # Also proves isolation: the tree of the previous test was rolled back.
+    assert service.sync_tree(uow=uow, units=UNITS, staff=STAFF).units_created == 7
     moved = [u for u in UNITS if u.code not in {"C01D01G001"}]
     moved = [
         UnitSpec("C01D01", "C02", OrgKind.DISTRICT, "玄武区(划转)") if u.code == "C01D01" else u

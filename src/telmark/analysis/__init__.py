@@ -1,0 +1,1 @@
+"""Marketing analysis: KPIs by org unit and month, drawn from the warehouse."""

@@ -1,0 +1,1 @@
+"""The web front door: FastAPI app factory, console templates, static files, i18n."""

@@ -1,0 +1,105 @@
+"""The FastAPI application: REST API under /api, the server-rendered console elsewhere.
+
+A domain joins the app by adding its routers to ``ROUTERS`` and, if it has a
+console page, an entry to ``NAV``. Nothing here opens a database: the
+warehouse connection is opened on the first request that needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from telmark import __version__
+from telmark.analysis import api as analysis_api
+from telmark.analysis import pages as analysis_pages
+from telmark.config import Settings, get_settings
+from telmark.errors import DomainError
+from telmark.org import api as org_api
+from telmark.org import pages as org_pages
+from telmark.web import system
+from telmark.web.deps import Warehouse
+from telmark.web.errors import domain_error_handler, http_error_handler
+from telmark.web.i18n import LOCALE_COOKIE, LOCALE_QUERY, N_, normalize_locale
+from telmark.web.templating import STATIC_DIR, ConsoleTemplates, NavItem
+
+# Each domain adds its JSON router and its console router here.
+ROUTERS: list[APIRouter] = [
+    system.router,
+    analysis_api.router,
+    analysis_pages.router,
+    org_api.router,
+    org_pages.router,
+]
+
+# The console's navigation, in display order; labels are English msgids.
+NAV: list[NavItem] = [
+    NavItem(path="/", label=N_("Overview"), icon="overview"),
+    NavItem(path="/org", label=N_("Organisation"), icon="org"),
+]
+
+LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.warehouse.close()
+
+
+async def _remember_locale(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Keep a language chosen with ``?lang=`` in the ``telmark_lang`` cookie."""
+    response = await call_next(request)
+    chosen = normalize_locale(request.query_params.get(LOCALE_QUERY))
+    if chosen and request.cookies.get(LOCALE_COOKIE) != chosen:
+        response.set_cookie(
+            LOCALE_COOKIE, chosen, max_age=LOCALE_COOKIE_MAX_AGE, httponly=True, samesite="lax"
+        )
+    return response
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the telmark web app (API, console, static files) for ``settings``."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="telmark",
+        version=__version__,
+        summary="Marketing system for full-service telecom operators.",
+        openapi_url="/api/openapi.json",
+        # Served below from vendored files: the default pages load Swagger UI from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.warehouse = Warehouse(settings)
+    app.state.templates = ConsoleTemplates(
+        nav=NAV, version=__version__, default_locale=settings.default_locale
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.middleware("http")(_remember_locale)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/api/openapi.json",
+            title="telmark API",
+            swagger_js_url=f"/static/vendor/swagger-ui/swagger-ui-bundle.js?v={__version__}",
+            swagger_css_url=f"/static/vendor/swagger-ui/swagger-ui.css?v={__version__}",
+            swagger_favicon_url="/static/img/favicon.svg",
+        )
+
+    return app
