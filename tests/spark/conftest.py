@@ -22,7 +22,8 @@ def spark_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBackend]
     from telmark.warehouse.connection import connect_spark
 
     warehouse_dir: Path = tmp_path_factory.mktemp("spark-warehouse")
-    con = connect_spark(**{"spark.sql.warehouse.dir": str(warehouse_dir),
-                           "spark.driver.memory": "2g"})
+    con = connect_spark(
+        **{"spark.sql.warehouse.dir": str(warehouse_dir), "spark.driver.memory": "2g"}
+    )
     yield con
     con.disconnect()

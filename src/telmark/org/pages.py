@@ -17,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 
 # Display names of org kinds (English msgids, translated in templates).
 KIND_LABELS = {
-    "province": N_("Province"),
+    "province": N_("Provincial company"),
     "city": N_("City branch"),
     "district": N_("District"),
     "outlet": N_("Business hall"),
