@@ -12,13 +12,9 @@ from telmark.analysis import service as analysis
 from telmark.warehouse.connection import connect
 from telmark.warehouse.generator import generate_province
 from telmark.warehouse.importer import load_directory
+from tests.spark.test_import_spark import PYSPARK_SOCKETS
 
-pytestmark = [
-    pytest.mark.spark,
-    # PySpark 4 / Ibis 12 convert results with pandas calls that pandas 3 deprecates.
-    pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings(PYSPARK_SOCKETS)]
 
 
 def test_overview_on_spark_equals_duckdb(spark_con: BaseBackend, tmp_path: Path) -> None:
