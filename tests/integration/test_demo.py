@@ -1,0 +1,47 @@
+"""``telmark demo --no-serve``: from an empty data dir to a loaded province, and cheap reruns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from telmark.cli import app
+from telmark.config import get_settings
+from telmark.org import service as org_service
+from telmark.uow import UnitOfWork
+from telmark.warehouse.connection import connect
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_prepares_everything_once() -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo", "--no-serve", "--subscribers", "3000", "--json"])
+    assert first.exit_code == 0, first.output
+    state = json.loads(first.stdout)
+    assert state["generated"] is True
+    assert state["loaded"] is True
+    assert state["url"] == "http://127.0.0.1:8000/"
+    # Port-outs stay in the subscriber table; the warehouse holds every generated line.
+    assert state["subscribers"] == 3000
+
+    data_dir = get_settings().data_dir
+    assert (data_dir / "telmark.db").exists()
+    assert (data_dir / "generated" / "manifest.json").exists()
+    with UnitOfWork() as uow:
+        units = org_service.list_units(uow=uow, max_depth=1)
+    assert units[0].kind == "province"
+    assert len([u for u in units if u.kind == "city"]) == 13
+
+    con = connect()
+    assert {"subscribers", "usage_monthly", "org_closure", "truth_response"} <= set(
+        con.list_tables()
+    )
+    con.disconnect()
+
+    again = runner.invoke(app, ["demo", "--no-serve", "--subscribers", "3000", "--json"])
+    assert again.exit_code == 0, again.output
+    rerun = json.loads(again.stdout)
+    assert (rerun["generated"], rerun["loaded"]) == (False, False)
