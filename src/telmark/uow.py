@@ -13,6 +13,7 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from telmark.actor import SYSTEM, Actor
 from telmark.config import get_settings
 from telmark.db import get_session_factory
 
