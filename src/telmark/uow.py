@@ -19,9 +19,14 @@ from telmark.db import get_session_factory
 
 
 class UnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session] | None = None, *, actor: Actor = SYSTEM
+    ) -> None:
         self._factory = session_factory or get_session_factory(get_settings().resolved_database_url)
         self._session: Session | None = None
+        # Who the changes made through this unit of work are attributed to; routes
+        # replace it with the signed-in user once authentication has run.
+        self.actor = actor
 
     @property
     def session(self) -> Session:
