@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 try:  # psutil sums a process tree's memory; without it, fall back to rusage
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 except ImportError:  # pragma: no cover - psutil is a dev dependency
     psutil = None
 

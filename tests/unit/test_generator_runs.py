@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from telmark.errors import InvalidInput
+from telmark.warehouse.connection import connect
 from telmark.warehouse.generator import generate_province, province
 from telmark.warehouse.generator.cli import generate_command
 from telmark.warehouse.generator.tables import chunk_tables
@@ -145,6 +146,32 @@ def test_cli_generates_into_the_data_dir_and_prints_json() -> None:
     assert report["end_month"] == "2025-02-01"
     assert Path(report["out_dir"]).name == "generated"
     assert (Path(report["out_dir"]) / "manifest.json").exists()
+
+
+def test_cli_load_puts_the_province_in_the_warehouse(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        _cli(),
+        [
+            "-n",
+            "400",
+            "-m",
+            "2",
+            "--end-month",
+            "2025-02",
+            "--out",
+            str(tmp_path / "p"),
+            "--load",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["loaded_tables"][:2] == ["org_units", "staff"]
+    assert "truth_response" in report["loaded_tables"]
+    con = connect()
+    assert con.table("subscribers").count().to_pyarrow().as_py() == 400
+    assert "org_closure" in con.list_tables()
+    con.disconnect()
 
 
 def test_cli_prints_a_summary_table(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -46,10 +47,19 @@ def generate_command(
             "--out", help="Output directory (default: <data dir>/generated); replaced if generated."
         ),
     ] = None,
+    load: Annotated[
+        bool,
+        typer.Option(
+            "--load/--no-load",
+            help="Also load it into the warehouse (validated; replaces the current tables).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Generate a synthetic province (Parquet, one folder per table) with hidden truth."""
+    from telmark.warehouse.connection import connect
     from telmark.warehouse.generator import generate_province
+    from telmark.warehouse.importer import ImportReport, load_directory
 
     target = out or get_settings().data_dir / "generated"
     try:
@@ -63,10 +73,17 @@ def generate_command(
                 end_month=end,
                 progress=update,
             )
+            loaded: list[ImportReport] = []
+            if load:
+                con = connect()
+                try:
+                    loaded = load_directory(con=con, directory=report.out_dir, progress=update)
+                finally:
+                    con.disconnect()
     except DomainError as error:
         raise fail(error) from error
     if json_output:
-        print_json(report)
+        print_json({**asdict(report), "loaded_tables": [r.table for r in loaded]})
         return
     print_table(
         f"Generated province → {report.out_dir}",
@@ -77,3 +94,8 @@ def generate_command(
         f"{report.subscribers:,} subscribers × {report.months} months to "
         f"{report.end_month:%Y-%m}, seed {report.seed}, in {report.seconds:.1f} s"
     )
+    if loaded:
+        console.print(
+            f"Loaded {len(loaded)} tables into the warehouse; run `telmark org sync` "
+            "to refresh the organisation in the operational database."
+        )
