@@ -15,6 +15,10 @@ class Actor:
     ip: str | None = None
     user_agent: str | None = None
     channel: str = "system"  # "web", "api", "cli" or "system"
+    # Materialised org path ("/P32/C01/") the actor may see; None means unrestricted
+    # (CLI and system jobs act with server rights). Services filter by it through
+    # telmark.org.scope, so a route cannot forget to.
+    scope_path: str | None = None
 
 
 def cli_actor() -> Actor:

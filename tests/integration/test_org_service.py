@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from telmark.actor import Actor
 from telmark.errors import InvalidInput, NotFound
 from telmark.org import service
 from telmark.org.domain import OrgKind, UnitSpec
@@ -98,3 +99,24 @@ def test_bad_input_changes_nothing(uow: UnitOfWork) -> None:
     assert len(service.list_units(uow=uow)) == 7
     with pytest.raises(NotFound):
         service.get_unit(uow=uow, code="C03")
+
+
+def test_a_city_actor_sees_only_its_city(uow: UnitOfWork) -> None:
+    service.sync_tree(uow=uow, units=UNITS, staff=STAFF)
+    uow.actor = Actor(username="nj", scope_path="/P00/C01/")
+    assert [u.code for u in service.list_units(uow=uow)] == [
+        "C01",
+        "C01D01",
+        "C01D01G001",
+        "C01D01O001",
+    ]
+    assert [u.code for u in service.list_units(uow=uow, max_depth=1)] == ["C01", "C01D01"]
+    outlet = service.get_unit(uow=uow, code="C01D01O001")
+    assert [a.code for a in outlet.ancestors] == ["C01", "C01D01"]  # not the province
+    for code in ("C02", "C02D01", "P00"):
+        with pytest.raises(NotFound):
+            service.get_unit(uow=uow, code=code)
+        with pytest.raises(NotFound):
+            service.list_staff(uow=uow, code=code)
+        with pytest.raises(NotFound):
+            service.list_units(uow=uow, root=code)

@@ -14,6 +14,7 @@ from telmark.errors import NotFound, WarehouseEmpty
 from telmark.org.domain import OrgKind, UnitSpec, check_staff_grade, order_tree, path_of
 from telmark.org.models import OrgUnit, Staff
 from telmark.org.schemas import OrgUnitDetail, OrgUnitRead, StaffRead, SyncReport
+from telmark.org.scope import get_visible_unit, scope_root_code, visible
 from telmark.uow import UnitOfWork
 from telmark.warehouse.connection import has_table
 
@@ -202,13 +203,6 @@ def _reads(uow: UnitOfWork, units: Sequence[OrgUnit]) -> list[OrgUnitRead]:
     ]
 
 
-def _get(uow: UnitOfWork, code: str) -> OrgUnit:
-    unit = uow.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
-    if unit is None:
-        raise NotFound(f"org unit {code} not found")
-    return unit
-
-
 def list_units(
     *,
     uow: UnitOfWork,
@@ -216,10 +210,14 @@ def list_units(
     max_depth: int | None = None,
     include_inactive: bool = False,
 ) -> list[OrgUnitRead]:
-    """Units in tree order (depth-first by path), optionally below ``root`` and to a depth."""
-    stmt = select(OrgUnit).order_by(OrgUnit.path)
+    """Units the actor may see, in tree order, optionally below ``root`` and to a depth.
+
+    Depth counts from ``root``, or from the top of the actor's scope.
+    """
+    stmt = select(OrgUnit).where(visible(uow, OrgUnit.path)).order_by(OrgUnit.path)
+    root = root or scope_root_code(uow)
     if root is not None:
-        base = _get(uow, root)
+        base = get_visible_unit(uow, root)
         stmt = stmt.where(OrgUnit.path.startswith(base.path, autoescape=True))
         if max_depth is not None:
             stmt = stmt.where(OrgUnit.depth <= base.depth + max_depth)
@@ -231,11 +229,15 @@ def list_units(
 
 
 def get_unit(*, uow: UnitOfWork, code: str) -> OrgUnitDetail:
-    """One unit with its ancestors (root first) and active children."""
-    unit = _get(uow, code)
+    """One unit with its visible ancestors (root first) and active children."""
+    unit = get_visible_unit(uow, code)
     ancestor_codes = [c for c in unit.path.strip("/").split("/") if c != code]
     session = uow.session
-    ancestors = list(session.scalars(select(OrgUnit).where(OrgUnit.code.in_(ancestor_codes))))
+    ancestors = list(
+        session.scalars(
+            select(OrgUnit).where(OrgUnit.code.in_(ancestor_codes), visible(uow, OrgUnit.path))
+        )
+    )
     ancestors.sort(key=lambda a: a.depth)
     children = list(
         session.scalars(
@@ -254,7 +256,7 @@ def list_staff(
     *, uow: UnitOfWork, code: str, include_descendants: bool = False, limit: int = 500
 ) -> list[StaffRead]:
     """Active staff of a unit (and, if asked, every unit below it)."""
-    unit = _get(uow, code)
+    unit = get_visible_unit(uow, code)
     stmt = select(Staff, OrgUnit).join(OrgUnit, Staff.org_unit_id == OrgUnit.id).where(Staff.active)
     if include_descendants:
         stmt = stmt.where(OrgUnit.path.startswith(unit.path, autoescape=True))
