@@ -18,6 +18,9 @@ app = typer.Typer(
 def _register() -> None:
     # Imported here so `telmark --help` stays fast and import order stays acyclic.
     from telmark.analysis.cli import app as analysis_app
+    from telmark.audit.cli import app as audit_app
+    from telmark.auth.cli import app as users_app
+    from telmark.consent.cli import app as consent_app
     from telmark.dbcli import app as db_app
     from telmark.demo import demo_command, serve_command
     from telmark.org.cli import app as org_app
@@ -27,6 +30,9 @@ def _register() -> None:
     app.add_typer(data_app, name="data", help="Warehouse data: generate, import, inspect.")
     app.add_typer(org_app, name="org", help="Organisation tree and staff.")
     app.add_typer(analysis_app, name="analysis", help="Marketing analysis: KPIs.")
+    app.add_typer(users_app, name="users", help="Users, roles and API tokens.")
+    app.add_typer(consent_app, name="consent", help="Consent register: opt-outs, DND, blacklist.")
+    app.add_typer(audit_app, name="audit", help="Audit trail: list and export.")
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
 

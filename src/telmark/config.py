@@ -41,6 +41,17 @@ class Settings(BaseSettings):
         description="Key for signing session cookies and tokens; set it in production.",
     )
     default_locale: str = Field(default="zh_CN", description="Console language when none chosen.")
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="A console session ends after this long without requests."
+    )
+    session_max_hours: int = Field(
+        default=12, ge=1, description="A console session ends this long after login, however used."
+    )
+    # Off by default so the console works over plain http on localhost and in the demo;
+    # any deployment reached over the network must serve HTTPS and set it to true.
+    cookie_secure: bool = Field(
+        default=False, description="Send session cookies over HTTPS only (set true behind TLS)."
+    )
 
     @field_validator("data_dir")
     @classmethod

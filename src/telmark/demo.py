@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from telmark.clikit import JsonOpt, console, print_json, progress_bar
+from telmark.actor import cli_actor
+from telmark.auth.demo import DemoLogin, seed_demo_users
+from telmark.clikit import JsonOpt, console, print_json, print_table, progress_bar
 from telmark.config import get_settings
 from telmark.dbcli import upgrade_database
 from telmark.org import service as org_service
@@ -27,6 +29,7 @@ class DemoState:
     loaded: bool
     subscribers: int
     url: str
+    logins: list[DemoLogin]
 
 
 def _manifest_matches(directory: Path, subscribers: int, months: int, seed: int) -> bool:
@@ -78,12 +81,18 @@ def prepare_demo(
                 generated = True
             load_directory(con=con, directory=out_dir, progress=progress)
         loaded = True
-    with UnitOfWork() as uow:
+    with UnitOfWork(actor=cli_actor()) as uow:
         org_service.sync_from_warehouse(uow=uow, con=con)
+    with UnitOfWork(actor=cli_actor()) as uow:
+        logins = seed_demo_users(uow=uow)
     count = int(con.table("subscribers").count().to_pyarrow().as_py())
     con.disconnect()
     return DemoState(
-        generated=generated, loaded=loaded, subscribers=count, url=f"http://{host}:{port}/"
+        generated=generated,
+        loaded=loaded,
+        subscribers=count,
+        url=f"http://{host}:{port}/",
+        logins=logins,
     )
 
 
@@ -122,6 +131,14 @@ def demo_command(
         console.print(f"[green]Province ready[/]: {state.subscribers:,} subscribers ({what}).")
         console.print(f"Console: [bold]{state.url}[/]   API docs: {state.url}api/docs")
         console.print(f"Data dir: {get_settings().data_dir}")
+        print_table(
+            "Demo logins (one per role)",
+            ["username", "password", "role", "org unit"],
+            [
+                (d.username, d.password, d.role, f"{d.org_name} ({d.org_code})")
+                for d in state.logins
+            ],
+        )
     if not no_serve:
         serve(host=host, port=port)
 

@@ -15,6 +15,20 @@ class DomainError(Exception):
         self.details = details or []
 
 
+class NotAuthenticated(DomainError):
+    """No valid session cookie or API token: the request must log in first."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+
+class Forbidden(DomainError):
+    """Signed in, but no role grants the action (or a CSRF check failed)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"

@@ -1,6 +1,20 @@
 """Every ORM model, imported in one place so Alembic and tests see the full metadata."""
 
+from telmark.audit.models import AuditEntry
+from telmark.auth.models import ApiToken, LoginSession, User, UserRole
+from telmark.consent.models import ConsentEntry, ConsentImport
 from telmark.db import Base
 from telmark.org.models import OrgUnit, Staff
 
-__all__ = ["Base", "OrgUnit", "Staff"]
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "ConsentEntry",
+    "ConsentImport",
+    "LoginSession",
+    "OrgUnit",
+    "Staff",
+    "User",
+    "UserRole",
+]

@@ -3,6 +3,10 @@
 Services receive a ``UnitOfWork`` and call ``uow.commit()`` once their use case
 is complete; leaving the ``with`` block without a commit rolls everything back,
 so a failure halfway never leaves half a change behind.
+
+Every change the session flushes is written to the audit trail in the same
+transaction, attributed to ``uow.actor`` as it is when the flush happens
+(``telmark.audit.capture`` explains how).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from telmark.actor import SYSTEM, Actor
+from telmark.audit import capture
 from telmark.config import get_settings
 from telmark.db import get_session_factory
 
@@ -36,6 +41,7 @@ class UnitOfWork:
 
     def __enter__(self) -> Self:
         self._session = self._factory()
+        capture.attach(self._session, self)
         return self
 
     def __exit__(
@@ -48,6 +54,7 @@ class UnitOfWork:
         try:
             self._session.rollback()
         finally:
+            capture.detach(self._session)
             self._session.close()
             self._session = None
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from telmark import __version__
 from telmark.config import Settings
 from telmark.errors import NotFound
-from telmark.web.app import create_app
+from tests._factories.auth import province_app
 from tests._factories.warehouse import build_empty_warehouse, build_tiny_warehouse
 
 
@@ -24,7 +24,7 @@ def _settings(tmp_path: Path, warehouse_url: str, **extra: str) -> Settings:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = _settings(tmp_path, build_tiny_warehouse(tmp_path).url)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(province_app(settings)) as test_client:
         yield test_client
 
 
@@ -45,7 +45,7 @@ def test_health_reports_both_databases_and_loaded_data(client: TestClient) -> No
 
 def test_health_of_an_empty_warehouse_is_ok_but_not_loaded(tmp_path: Path) -> None:
     settings = _settings(tmp_path, build_empty_warehouse(tmp_path).url)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(province_app(settings)) as test_client:
         response = test_client.get("/api/health")
     assert response.status_code == 200
     assert response.json()["warehouse"]["data_loaded"] is False
@@ -59,7 +59,7 @@ def test_health_is_503_when_the_operational_database_is_unreachable(tmp_path: Pa
         build_tiny_warehouse(tmp_path).url,
         database_url=f"sqlite:///{missing_dir / 'telmark.db'}",
     )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(province_app(settings)) as test_client:
         response = test_client.get("/api/health")
     assert response.status_code == 503
     body = response.json()
@@ -73,7 +73,7 @@ def test_health_is_503_when_the_warehouse_cannot_be_opened(tmp_path: Path) -> No
     not_a_dir = tmp_path / "a-file"
     not_a_dir.write_text("x")
     settings = _settings(tmp_path, f"duckdb://{not_a_dir / 'warehouse.duckdb'}")
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(province_app(settings)) as test_client:
         response = test_client.get("/api/health")
         overview = test_client.get("/api/analysis/overview")
     assert response.status_code == 503
@@ -84,7 +84,7 @@ def test_health_is_503_when_the_warehouse_cannot_be_opened(tmp_path: Path) -> No
 
 def test_no_warehouse_connection_until_a_request_needs_one(tmp_path: Path) -> None:
     path = tmp_path / "lazy" / "warehouse.duckdb"
-    app = create_app(_settings(tmp_path, f"duckdb://{path}"))
+    app = province_app(_settings(tmp_path, f"duckdb://{path}"))
     with TestClient(app) as test_client:
         assert not path.exists()
         test_client.get("/api/version")

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 import telmark
 from telmark.config import Settings
-from telmark.web.app import create_app
 from telmark.web.i18n import LOCALE_COOKIE, normalize_locale
+from tests._factories.auth import province_app
 from tests._factories.warehouse import build_tiny_warehouse
 
 PACKAGE_DIR = Path(telmark.__file__).parent
@@ -96,7 +96,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=tmp_path / "data", warehouse_url=build_tiny_warehouse(tmp_path).url
     )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(province_app(settings)) as test_client:
         yield test_client
 
 

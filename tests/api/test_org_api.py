@@ -13,6 +13,7 @@ from telmark.config import Settings
 from telmark.org import service
 from telmark.uow import UnitOfWork, uow_dependency
 from telmark.web.app import create_app
+from tests._factories.auth import principal_at, sign_in_as
 from tests._factories.warehouse import build_tiny_warehouse
 from tests.integration.test_org_service import STAFF, UNITS
 
@@ -29,6 +30,7 @@ def client(tmp_path: Path, db: sessionmaker[Session]) -> Iterator[TestClient]:
 
     app = create_app(settings)
     app.dependency_overrides[uow_dependency] = test_uow
+    sign_in_as(app, principal_at("P00", "/P00/"))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -14,7 +14,7 @@ from telmark.analysis.schemas import OverviewRead
 from telmark.analysis.service import province_overview
 from telmark.config import Settings
 from telmark.warehouse.connection import connect
-from telmark.web.app import create_app
+from tests._factories.auth import province_app
 from tests._factories.warehouse import (
     FactoryWarehouse,
     build_empty_warehouse,
@@ -31,7 +31,7 @@ def tiny(tmp_path: Path) -> FactoryWarehouse:
 
 @pytest.fixture
 def client(tmp_path: Path, tiny: FactoryWarehouse) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=tmp_path / "data", warehouse_url=tiny.url))
+    app = province_app(Settings(data_dir=tmp_path / "data", warehouse_url=tiny.url))
     with TestClient(app) as test_client:
         yield test_client
 
@@ -39,7 +39,7 @@ def client(tmp_path: Path, tiny: FactoryWarehouse) -> Iterator[TestClient]:
 @pytest.fixture
 def empty_client(tmp_path: Path) -> Iterator[TestClient]:
     url = build_empty_warehouse(tmp_path / "empty").url
-    with TestClient(create_app(Settings(data_dir=tmp_path / "data", warehouse_url=url))) as c:
+    with TestClient(province_app(Settings(data_dir=tmp_path / "data", warehouse_url=url))) as c:
         yield c
 
 

@@ -141,3 +141,14 @@ def probe(browser: Any) -> Iterator[PageProbe]:
     page.on("request", lambda request: result.requests.append(request.url))
     yield result
     context.close()
+
+
+def login(probe: PageProbe, url: str, username: str, path: str, password: str) -> None:
+    """Sign in through the real login page and land on ``path``."""
+    page = probe.page
+    page.context.clear_cookies()
+    page.goto(f"{url}/login?next={path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + path)

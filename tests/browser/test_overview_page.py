@@ -11,9 +11,24 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, PageProbe
+from telmark.auth.permissions import Role
+from telmark.dbcli import upgrade_database
+from telmark.uow import UnitOfWork
+from tests._factories.auth import PASSWORD, make_user, seed_org
+from tests.browser.conftest import LiveServer, PageProbe, login
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def signed_in(live_server: LiveServer, probe: PageProbe) -> None:
+    """A province analyst signed in through the login page (the overview needs a login)."""
+    upgrade_database()
+    with UnitOfWork() as uow:
+        seed_org(uow)
+        make_user(uow, "analyst", roles=[Role.ANALYST], display_name="分析员")
+    login(probe, live_server.url, "analyst", "/", PASSWORD)
+
 
 CHART_IDS = ["chart-subscribers", "chart-arpu", "chart-churn", "chart-revenue"]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "overview.png"

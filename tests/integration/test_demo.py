@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from telmark.auth.permissions import Role
 from telmark.cli import app
 from telmark.config import get_settings
 from telmark.org import service as org_service
@@ -24,6 +25,8 @@ def test_demo_prepares_everything_once() -> None:
     assert state["generated"] is True
     assert state["loaded"] is True
     assert state["url"] == "http://127.0.0.1:8000/"
+    roles = {login["role"] for login in state["logins"]}
+    assert roles == {str(role) for role in Role}
     # Port-outs stay in the subscriber table; the warehouse holds every generated line.
     assert state["subscribers"] == 3000
 

@@ -8,10 +8,13 @@ from fastapi import APIRouter, Query
 
 from telmark.analysis import service
 from telmark.analysis.schemas import OverviewRead
-from telmark.web.deps import WarehouseDep
+from telmark.auth.deps import ScopedWarehouseDep, require
+from telmark.auth.permissions import Action
 from telmark.web.errors import ErrorRead
 
-router = APIRouter(prefix="/api/analysis", tags=["analysis"])
+router = APIRouter(
+    prefix="/api/analysis", tags=["analysis"], dependencies=[require(Action.OVERVIEW_READ)]
+)
 
 MonthsQuery = Annotated[
     int | None,
@@ -27,6 +30,6 @@ MonthsQuery = Annotated[
         503: {"model": ErrorRead, "description": "The warehouse cannot be opened."},
     },
 )
-def overview(con: WarehouseDep, months: MonthsQuery = None) -> OverviewRead:
-    """Province overview: subscribers, revenue, ARPU and port-out churn by city and month."""
+def overview(con: ScopedWarehouseDep, months: MonthsQuery = None) -> OverviewRead:
+    """Subscribers, revenue, ARPU and port-out churn by city and month, in the caller's scope."""
     return service.province_overview(con=con, months=months)

@@ -12,11 +12,13 @@ from starlette.responses import Response
 from telmark.analysis import service
 from telmark.analysis.overview import relative_change
 from telmark.analysis.schemas import MonthKpis, OverviewRead
+from telmark.auth.deps import ScopedWarehouseDep, require
+from telmark.auth.permissions import Action
 from telmark.errors import WarehouseEmpty
-from telmark.web.deps import LocaleDep, TemplatesDep, WarehouseDep
+from telmark.web.deps import LocaleDep, TemplatesDep
 from telmark.web.i18n import N_, gettext_for, html_lang
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[require(Action.OVERVIEW_READ)])
 
 # The months selector above the charts: None shows every month in the warehouse.
 MONTH_CHOICES: tuple[tuple[int | None, str], ...] = (
@@ -125,7 +127,7 @@ def chart_data(overview: OverviewRead, *, locale: str, month_labels: list[str]) 
 @router.get("/", response_class=HTMLResponse, name="overview")
 def overview_page(
     request: Request,
-    con: WarehouseDep,
+    con: ScopedWarehouseDep,
     templates: TemplatesDep,
     locale: LocaleDep,
     months: int | None = None,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
+from telmark.auth.deps import require
+from telmark.auth.permissions import Action
 from telmark.org import service
 from telmark.org.schemas import OrgUnitDetail, OrgUnitRead, StaffRead
-from telmark.uow import UnitOfWork, uow_dependency
+from telmark.web.deps import UowDep
 
-router = APIRouter(prefix="/api/org", tags=["org"])
-UowDep = Annotated[UnitOfWork, Depends(uow_dependency)]
+router = APIRouter(prefix="/api/org", tags=["org"], dependencies=[require(Action.ORG_READ)])
 
 
 @router.get("/units", response_model=list[OrgUnitRead])

@@ -59,6 +59,11 @@ def is_within(path: str, scope_path: str) -> bool:
     return path.startswith(scope_path)
 
 
+def is_root_path(path: str) -> bool:
+    """True for the province (a path with one code: ``/P32/``), whose scope is everything."""
+    return path.strip("/").count("/") == 0
+
+
 def check_parent(kind: OrgKind, parent_kind: OrgKind | None, *, code: str) -> None:
     """Raise InvalidInput if a unit of ``kind`` may not hang under ``parent_kind``."""
     allowed = ALLOWED_PARENTS[kind]

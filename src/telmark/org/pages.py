@@ -8,12 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
+from telmark.auth.deps import require
+from telmark.auth.permissions import Action
 from telmark.org import service
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep
 from telmark.web.i18n import N_, gettext_for
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[require(Action.ORG_READ)])
 
 # Display names of org kinds (English msgids, translated in templates).
 KIND_LABELS = {

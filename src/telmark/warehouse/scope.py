@@ -19,6 +19,7 @@ from typing import Any
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from telmark.org.domain import is_root_path
 from telmark.warehouse.contract import CONTRACT, TRUTH
 from telmark.warehouse.derived import descendants
 
@@ -42,11 +43,6 @@ UNSCOPED: frozenset[str] = frozenset({"products", "org_closure"})
 
 # Every warehouse table must be classified: a new table that is not fails a test.
 ALL_WAREHOUSE_TABLES = frozenset(CONTRACT) | frozenset(TRUTH) | {"org_closure"}
-
-
-def is_root_path(org_path: str) -> bool:
-    """True for the province (a path with one code: ``/P32/``), whose scope is everything."""
-    return org_path.strip("/").count("/") == 0
 
 
 class ScopedWarehouse:

@@ -20,8 +20,17 @@ from starlette.responses import Response
 from telmark import __version__
 from telmark.analysis import api as analysis_api
 from telmark.analysis import pages as analysis_pages
+from telmark.audit import api as audit_api
+from telmark.audit import pages as audit_pages
+from telmark.auth import admin_pages as auth_admin_pages
+from telmark.auth import api as auth_api
+from telmark.auth import pages as auth_pages
+from telmark.auth.deps import not_authenticated_handler
+from telmark.auth.permissions import Action
 from telmark.config import Settings, get_settings
-from telmark.errors import DomainError
+from telmark.consent import api as consent_api
+from telmark.consent import pages as consent_pages
+from telmark.errors import DomainError, NotAuthenticated
 from telmark.org import api as org_api
 from telmark.org import pages as org_pages
 from telmark.web import system
@@ -37,12 +46,23 @@ ROUTERS: list[APIRouter] = [
     analysis_pages.router,
     org_api.router,
     org_pages.router,
+    auth_api.router,
+    auth_pages.router,
+    auth_admin_pages.router,
+    consent_api.router,
+    consent_pages.router,
+    audit_api.router,
+    audit_pages.router,
 ]
 
 # The console's navigation, in display order; labels are English msgids.
 NAV: list[NavItem] = [
-    NavItem(path="/", label=N_("Overview"), icon="overview"),
-    NavItem(path="/org", label=N_("Organisation"), icon="org"),
+    NavItem(path="/", label=N_("Overview"), icon="overview", action=Action.OVERVIEW_READ),
+    NavItem(path="/org", label=N_("Organisation"), icon="org", action=Action.ORG_READ),
+    NavItem(path="/users", label=N_("Users"), icon="users", action=Action.USERS_READ),
+    NavItem(path="/roles", label=N_("Roles"), icon="roles", action=Action.USERS_READ),
+    NavItem(path="/consent", label=N_("Consent"), icon="consent", action=Action.CONSENT_READ),
+    NavItem(path="/audit", label=N_("Audit trail"), icon="audit", action=Action.AUDIT_READ),
 ]
 
 LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -89,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(NotAuthenticated, not_authenticated_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.middleware("http")(_remember_locale)
 

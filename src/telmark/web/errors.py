@@ -20,6 +20,8 @@ API_PREFIX = "/api"
 
 # Page headings by HTTP status (English msgids, translated by the error page).
 ERROR_TITLES = {
+    401: N_("Please log in"),
+    403: N_("You do not have permission to do this"),
     404: N_("Page not found"),
     409: N_("This cannot be done right now"),
     422: N_("The request is not valid"),

@@ -31,6 +31,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
 
+from telmark.auth.domain import Principal
+from telmark.auth.labels import action_label, role_label
+from telmark.auth.permissions import Action
 from telmark.web.i18n import (
     LOCALE_NAMES,
     LOCALE_QUERY,
@@ -46,11 +49,20 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 @dataclass(frozen=True, slots=True)
 class NavItem:
-    """An entry of the console's navigation; ``label`` is an English msgid (mark it with N_)."""
+    """An entry of the console's navigation; ``label`` is an English msgid (mark it with N_).
+
+    ``action``, when set, hides the entry from users whose roles do not grant it.
+    """
 
     path: str
     label: str
     icon: str = "dot"
+    action: Action | None = None
+
+    def visible_to(self, principal: Principal | None) -> bool:
+        if self.action is None:
+            return True
+        return principal is not None and principal.can(self.action)
 
     def is_active(self, current_path: str) -> bool:
         if self.path == "/":
@@ -127,6 +139,8 @@ class ConsoleTemplates:
                 html_lang=html_lang(locale),
                 locale_names=LOCALE_NAMES,
                 static=lambda path: f"/static/{path}?v={version}",
+                role_label=role_label,
+                action_label=action_label,
             )
             self._by_locale[locale] = Jinja2Templates(env=env)
 
@@ -150,6 +164,9 @@ class ConsoleTemplates:
         full = {
             "current_path": request.url.path,
             "lang_links": switch,
+            # Set by telmark.auth.deps once a route has authenticated the request.
+            "principal": getattr(request.state, "principal", None),
+            "csrf_token": getattr(request.state, "csrf_token", None),
             **(context or {}),
         }
         return self._by_locale[locale].TemplateResponse(

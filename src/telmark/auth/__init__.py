@@ -1,0 +1,1 @@
+"""Users, login, sessions, API tokens, roles and permissions."""

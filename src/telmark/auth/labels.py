@@ -1,0 +1,51 @@
+"""Display names of roles and actions (English msgids; templates translate them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from telmark.auth.permissions import Action, Role
+from telmark.web.i18n import N_
+
+ROLE_LABELS: Mapping[Role, str] = {
+    Role.PROVINCE_ADMIN: N_("Province administrator"),
+    Role.MARKETING_PLANNER: N_("Marketing planner"),
+    Role.ANALYST: N_("Business analyst"),
+    Role.APPROVER: N_("Approver"),
+    Role.CITY_MARKETING_MANAGER: N_("City marketing manager"),
+    Role.OUTLET_MANAGER: N_("Business hall / grid manager"),
+    Role.ACCOUNT_MANAGER: N_("Account manager"),
+    Role.SERVICE_AGENT: N_("Service agent"),
+    Role.AUDITOR: N_("Auditor"),
+}
+
+ACTION_LABELS: Mapping[Action, str] = {
+    Action.OVERVIEW_READ: N_("View the KPI overview"),
+    Action.ORG_READ: N_("View the organisation"),
+    Action.ORG_MANAGE: N_("Manage the organisation"),
+    Action.USERS_READ: N_("View users"),
+    Action.USERS_MANAGE: N_("Manage users and roles"),
+    Action.AUDIT_READ: N_("View the audit trail"),
+    Action.AUDIT_EXPORT: N_("Export the audit trail"),
+    Action.UNMASK: N_("See personal data unmasked"),
+    Action.CONSENT_READ: N_("View the consent register"),
+    Action.CONSENT_MANAGE: N_("Edit the consent register"),
+    Action.DATA_IMPORT: N_("Import data"),
+    Action.TOKENS_OWN: N_("Hold personal API tokens"),
+}
+
+
+def role_label(role: str) -> str:
+    """The msgid naming ``role`` (the raw value for an unknown one)."""
+    try:
+        return ROLE_LABELS[Role(role)]
+    except ValueError:
+        return role
+
+
+def action_label(action: str) -> str:
+    """The msgid describing ``action`` (the raw value for an unknown one)."""
+    try:
+        return ACTION_LABELS[Action(action)]
+    except ValueError:
+        return action

@@ -1,0 +1,88 @@
+"""Roles, actions and the one table that says which role may do what.
+
+Every route and service asks ``principal.can(Action.X)`` (or uses
+``require(Action.X)``); nothing checks role names directly, so changing who
+may do what is an edit to ``PERMISSIONS`` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PROVINCE_ADMIN = "province_admin"
+    MARKETING_PLANNER = "marketing_planner"
+    ANALYST = "analyst"
+    APPROVER = "approver"
+    CITY_MARKETING_MANAGER = "city_marketing_manager"
+    OUTLET_MANAGER = "outlet_manager"  # business hall / grid manager
+    ACCOUNT_MANAGER = "account_manager"
+    SERVICE_AGENT = "service_agent"
+    AUDITOR = "auditor"
+
+
+class Action(StrEnum):
+    OVERVIEW_READ = "overview:read"
+    ORG_READ = "org:read"
+    ORG_MANAGE = "org:manage"
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    AUDIT_READ = "audit:read"
+    AUDIT_EXPORT = "audit:export"
+    UNMASK = "personal_data:unmask"
+    CONSENT_READ = "consent:read"
+    CONSENT_MANAGE = "consent:manage"
+    DATA_IMPORT = "data:import"
+    TOKENS_OWN = "tokens:own"
+
+
+_EVERYONE = frozenset({Action.TOKENS_OWN})
+_READ_ORG = frozenset({Action.OVERVIEW_READ, Action.ORG_READ})
+
+# Reasoning, role by role:
+# - province_admin runs the system (users, org, imports, the consent register)
+#   but does not see personal data in clear: administering accounts needs no
+#   phone numbers, and separating the two keeps one stolen admin login from
+#   exposing every subscriber.
+# - auditor reads everything that is recorded about who did what, and the
+#   users who did it, but changes nothing; reading the org tree lets them place
+#   users in context.
+# - marketing_planner and analyst work on aggregates and segments: KPIs and
+#   the org tree; the consent register is read because targeting must honour
+#   it.
+# - approver judges cases on the same aggregates.
+# - city_marketing_manager runs a city: KPIs, org, consent read, and the users
+#   of their city are visible (not manageable) so they can see who is where.
+# - outlet_manager and account_manager work with named customers at the front
+#   line: they see their unit's KPIs and org, read consent before contacting
+#   anyone, and see numbers in clear because they call customers.
+# - service_agent serves customers at the counter/call centre: the customer in
+#   front of them must be identified (unmask) and their opt-outs recorded
+#   (consent manage), but no aggregate KPIs.
+# Everyone may hold personal API tokens for their own account.
+PERMISSIONS: Mapping[Role, frozenset[Action]] = {
+    Role.PROVINCE_ADMIN: frozenset(Action) - {Action.UNMASK},
+    Role.AUDITOR: _READ_ORG
+    | {Action.USERS_READ, Action.AUDIT_READ, Action.AUDIT_EXPORT}
+    | _EVERYONE,
+    Role.MARKETING_PLANNER: _READ_ORG | {Action.CONSENT_READ} | _EVERYONE,
+    Role.ANALYST: _READ_ORG | {Action.CONSENT_READ} | _EVERYONE,
+    Role.APPROVER: _READ_ORG | _EVERYONE,
+    Role.CITY_MARKETING_MANAGER: _READ_ORG | {Action.CONSENT_READ, Action.USERS_READ} | _EVERYONE,
+    Role.OUTLET_MANAGER: _READ_ORG | {Action.CONSENT_READ, Action.UNMASK} | _EVERYONE,
+    Role.ACCOUNT_MANAGER: _READ_ORG | {Action.CONSENT_READ, Action.UNMASK} | _EVERYONE,
+    Role.SERVICE_AGENT: frozenset(
+        {Action.ORG_READ, Action.CONSENT_READ, Action.CONSENT_MANAGE, Action.UNMASK}
+    )
+    | _EVERYONE,
+}
+
+
+def permissions_of(roles: Iterable[Role]) -> frozenset[Action]:
+    """Union of the actions granted by ``roles``."""
+    granted: frozenset[Action] = frozenset()
+    for role in roles:
+        granted |= PERMISSIONS[role]
+    return granted

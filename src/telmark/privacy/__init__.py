@@ -1,0 +1,1 @@
+"""Personal data: masking (``masking``) and audited disclosure (``service``)."""

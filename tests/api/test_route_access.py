@@ -1,0 +1,298 @@
+"""Every route of the app's route table: anonymous callers are refused, and a user of
+city A (holding every role) can neither read nor change city B's objects.
+
+Routes are enumerated from the app itself, so a new route is covered the moment it
+is added: it must either be declared public or province-wide below (with a reason),
+or have city-B samples for its path parameters (or body), or the test fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from unittest import mock
+
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from telmark.auth import passwords
+from telmark.auth import service as auth_service
+from telmark.auth.permissions import Role
+from telmark.config import Settings
+from telmark.errors import NotFound
+from telmark.org import service as org_service
+from telmark.uow import UnitOfWork, uow_dependency
+from telmark.warehouse.connection import connect
+from telmark.warehouse.generator import generate_province
+from telmark.warehouse.importer import load_directory
+from telmark.web.app import create_app
+from tests._factories.auth import PASSWORD
+from tests._factories.auth_client import FAST_HASHER, LOGIN_CSRF, META_CSRF
+
+# Reachable without signing in, and why.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/api/health"): "monitoring probes; reports reachability only, no data",
+    ("GET", "/api/version"): "the version string only",
+    ("GET", "/api/docs"): "the static API documentation page (the API behind it is guarded)",
+    ("GET", "/login"): "the login form",
+    ("POST", "/login"): "logging in",
+}
+# Routes over data that is province-wide by design (no city owns it), and why.
+PROVINCE_WIDE: dict[str, str] = {
+    "/api/consent": "a customer's opt-out applies in every city (consent.domain)",
+    "/consent": "the console of the same province-wide consent register",
+}
+# Routes without path parameters that act only on the caller's own account.
+OWN_ACCOUNT: dict[tuple[str, str], str] = {
+    ("POST", "/api/auth/password"): "changes the caller's own password",
+    ("POST", "/api/auth/tokens"): "issues a token for the caller",
+    ("POST", "/account/tokens"): "issues a token for the caller",
+    ("POST", "/account/password"): "changes the caller's own password",
+    ("POST", "/logout"): "ends the caller's own session",
+}
+# Things of city B whose appearance in city A's responses would be a leak.
+CITY_B_MARKERS = ("C02", "无锡", "wx.manager", "wx-token")
+
+
+@dataclass
+class World:
+    app: FastAPI
+    client: TestClient
+    nj_token: str
+    samples: dict[str, str]  # path parameter → the id of a city-B object
+    bodies: dict[tuple[str, str], dict[str, object]]  # city-B payloads without path params
+    wx_user_id: int
+    db: sessionmaker[Session]
+
+
+@pytest.fixture(scope="module")
+def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("access")
+    generate_province(
+        out_dir=root / "p", subscribers=1_500, months=2, seed=3, end_month=date(2026, 6, 1)
+    )
+    con = connect("duckdb://" + str(root / "w.duckdb"))
+    load_directory(con=con, directory=root / "p")
+    con.disconnect()
+    return "duckdb://" + str(root / "w.duckdb")
+
+
+@pytest.fixture
+def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iterator[World]:
+    settings = Settings(data_dir=tmp_path, warehouse_url=warehouse_url)
+    every_role = list(Role)
+    with mock.patch.object(passwords, "_HASHER", FAST_HASHER):
+        with UnitOfWork(db) as uow:
+            con = connect(warehouse_url)
+            org_service.sync_from_warehouse(uow=uow, con=con)
+            con.disconnect()
+            nj = auth_service.create_user(
+                uow=uow,
+                username="nj.manager",
+                display_name="南京",
+                org_code="C01",
+                roles=every_role,
+                password=PASSWORD,
+            )
+            wx = auth_service.create_user(
+                uow=uow,
+                username="wx.manager",
+                display_name="无锡",
+                org_code="C02",
+                roles=every_role,
+                password=PASSWORD,
+            )
+            nj_token = auth_service.issue_token(uow=uow, user_id=nj.id, name="nj-token")
+            wx_token = auth_service.issue_token(uow=uow, user_id=wx.id, name="wx-token")
+
+        def test_uow() -> Iterator[UnitOfWork]:
+            with UnitOfWork(db) as unit:
+                yield unit
+
+        app = create_app(settings)
+        app.dependency_overrides[uow_dependency] = test_uow
+        with TestClient(app) as client:
+            yield World(
+                app=app,
+                client=client,
+                nj_token=nj_token.token,
+                samples={
+                    "code": "C02",
+                    "user_id": str(wx.id),
+                    "token_id": str(wx_token.id),
+                    "entry_id": "1",
+                },
+                bodies={
+                    ("POST", "/api/users"): {
+                        "username": "new.wx",
+                        "display_name": "新",
+                        "org_code": "C02",
+                        "roles": ["analyst"],
+                        "password": "Long-enough-42",
+                    },
+                    ("PUT", "/api/users/{user_id}/roles"): {"roles": ["analyst"]},
+                    ("POST", "/api/users/{user_id}/reset-password"): {"password": "Long-enough-42"},
+                    ("POST", "/users/{user_id}/roles"): {"roles": "analyst"},
+                    ("POST", "/users/{user_id}/reset-password"): {
+                        "password": "Long-enough-42",
+                        "repeat_password": "Long-enough-42",
+                    },
+                    ("POST", "/users"): {
+                        "username": "new.wx",
+                        "display_name": "新",
+                        "org_code": "C02",
+                        "roles": "analyst",
+                        "password": "Long-enough-42",
+                        "repeat_password": "Long-enough-42",
+                    },
+                },
+                wx_user_id=wx.id,
+                db=db,
+            )
+
+
+def routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, path, route) for every endpoint in the app's route table."""
+    found: list[tuple[str, str, APIRoute]] = []
+    for context in iter_route_contexts(app.router.routes):
+        route = context.route
+        if isinstance(route, APIRoute):
+            found.extend(
+                (method, route.path if context.path is None else context.path, route)
+                for method in sorted(route.methods or ())
+            )
+    return found
+
+
+def _params(path: str) -> list[str]:
+    return re.findall(r"{(\w+)}", path)
+
+
+def _fill(path: str, samples: dict[str, str]) -> str:
+    for name in _params(path):
+        assert name in samples, (
+            f"{path}: no city-B sample for path parameter {name!r}; add one to "
+            "World.samples so the route's scope is tested"
+        )
+        path = path.replace("{" + name + "}", samples[name])
+    return path
+
+
+def _province_wide(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in PROVINCE_WIDE)
+
+
+def test_the_route_table_is_enumerated(world: World) -> None:
+    table = routes(world.app)
+    assert len(table) > 40
+    assert ("GET", "/api/org/units/{code}") in {(m, p) for m, p, _ in table}
+
+
+def test_anonymous_requests_are_refused(world: World) -> None:
+    for method, path, _route in routes(world.app):
+        if (method, path) in PUBLIC:
+            continue
+        url = _fill(path, world.samples)
+        response = world.client.request(method, url, follow_redirects=False)
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path, response.status_code)
+        else:
+            assert response.status_code in (303, 307, 401), (method, path, response.status_code)
+            if response.status_code != 401:
+                assert response.headers["location"].startswith("/login"), (method, path)
+
+
+def _console_login(client: TestClient) -> str:
+    page = client.get("/login")
+    match = LOGIN_CSRF.search(page.text)
+    assert match is not None
+    response = client.post(
+        "/login",
+        data={
+            "username": "nj.manager",
+            "password": PASSWORD,
+            "csrf_token": match.group(1),
+            "next": "/",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    meta = META_CSRF.search(client.get("/account/password").text)
+    assert meta is not None
+    return meta.group(1)
+
+
+def _send(
+    client: TestClient,
+    method: str,
+    url: str,
+    *,
+    api: bool,
+    headers: dict[str, str],
+    body: dict[str, object] | None,
+) -> httpx.Response:
+    """One request as city A: JSON for the API, a form for the console."""
+    if api:
+        return client.request(method, url, headers=headers, json=body, follow_redirects=False)
+    form = {k: str(v) for k, v in (body or {}).items()}
+    return client.request(method, url, headers=headers, data=form, follow_redirects=False)
+
+
+def test_city_a_cannot_reach_city_b(world: World) -> None:
+    client = world.client
+    with mock.patch.object(passwords, "_HASHER", FAST_HASHER):
+        csrf = _console_login(client)
+    bearer = {"Authorization": f"Bearer {world.nj_token}"}
+    checked = 0
+    for method, path, _route in routes(world.app):
+        if (method, path) in PUBLIC or _province_wide(path):
+            continue
+        api = path.startswith("/api/")
+        headers = bearer if api else {"X-CSRF-Token": csrf}
+        url = _fill(path, world.samples)
+        body = world.bodies.get((method, path))
+        if _params(path):
+            response = _send(client, method, url, api=api, headers=headers, body=body)
+            assert response.status_code != 422, (
+                f"{method} {path}: the request was invalid, so scope was never checked; "
+                "add a valid city-B body to World.bodies"
+            )
+            assert response.status_code == 404, (method, path, response.status_code)
+        elif method != "GET":
+            if (method, path) in OWN_ACCOUNT:
+                continue
+            assert body is not None, (
+                f"{method} {path}: no city-B payload; add one to World.bodies (or declare it "
+                "in OWN_ACCOUNT with the reason) so the route's scope is tested"
+            )
+            response = _send(client, method, url, api=api, headers=headers, body=body)
+            # The console's forms re-render with the problem (422); the API answers 404.
+            refused = (404,) if api else (404, 422)
+            assert response.status_code in refused, (method, path, response.status_code)
+        else:
+            response = _send(client, method, url, api=api, headers=headers, body=None)
+            assert response.status_code in (200, 403), (method, path, response.status_code)
+            leaked = [m for m in CITY_B_MARKERS if m in response.text]
+            assert leaked == [], (method, path, leaked)
+        checked += 1
+    assert checked > 25
+
+    # Nothing of city B changed on the way.
+    with UnitOfWork(world.db) as uow:
+        wx = auth_service.get_user(uow=uow, user_id=world.wx_user_id)
+        assert wx.active
+        assert sorted(wx.roles) == sorted(Role)
+        assert [
+            t.name
+            for t in auth_service.list_tokens(uow=uow, user_id=world.wx_user_id)
+            if t.revoked_at is None
+        ] == ["wx-token"]
+        with pytest.raises(NotFound):
+            auth_service.user_id_of(uow=uow, username="new.wx")
