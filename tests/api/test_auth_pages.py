@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from telmark.auth.models import User
 from tests._factories.auth import PASSWORD
-from tests._factories.auth_client import AuthApp, auth_app
+from tests._factories.auth_client import LOGIN_CSRF, AuthApp, auth_app
 
 
 @pytest.fixture
@@ -41,6 +41,29 @@ def test_nav_and_user_menu_follow_the_roles(app: AuthApp) -> None:
     assert "/users" not in _nav(page.text)
     assert "/roles" not in _nav(page.text)
     assert "客服/营业员" in page.text  # the service agent role, in Chinese
+
+
+def test_login_lands_on_the_first_page_the_role_may_open(app: AuthApp) -> None:
+    def landing(username: str) -> str:
+        app.client.cookies.clear()
+        page = app.client.get("/login")
+        match = LOGIN_CSRF.search(page.text)
+        assert match is not None
+        response = app.client.post(
+            "/login",
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "csrf_token": match.group(1),
+                "next": "/",
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        return response.headers["location"]
+
+    assert landing("analyst") == "/"
+    assert landing("agent") == "/org"  # a service agent has no overview
 
 
 def test_create_user_from_the_console(app: AuthApp, db: sessionmaker[Session]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated
 
@@ -35,7 +36,7 @@ from telmark.errors import InvalidInput
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, SettingsDep, TemplatesDep, UowDep
 from telmark.web.i18n import N_, gettext_for
-from telmark.web.templating import ConsoleTemplates
+from telmark.web.templating import ConsoleTemplates, NavItem
 
 router = APIRouter(include_in_schema=False)
 
@@ -162,6 +163,9 @@ def login(
         user_agent=request.headers.get("user-agent"),
         now=now,
     )
+    if next_path == "/":
+        nav: Sequence[NavItem] = templates.environment(locale).globals["nav"]  # type: ignore[assignment]
+        next_path = _landing(principal, nav)
     response = RedirectResponse(next_path, status_code=303)
     max_age = int((session.expires_at - now).total_seconds())
     _set_session_cookie(response, session.cookie_value, settings=settings, max_age=max_age)
@@ -319,3 +323,11 @@ def change_password(
         }
         return templates.render(request, "auth/password.html", context, status_code=422)
     return RedirectResponse("/account/password?done=true", status_code=303)
+
+
+def _landing(principal: Principal, nav: Sequence[NavItem]) -> str:
+    """The first console page the user may open (a service agent has no overview)."""
+    for item in nav:
+        if item.visible_to(principal):
+            return item.path
+    return "/account/tokens"  # every role holds tokens:own
