@@ -65,7 +65,12 @@ def make_user(
 
 
 def principal_at(
-    org_code: str, org_path: str, *, roles: Iterable[Role] = tuple(Role), user_id: int = 1
+    org_code: str,
+    org_path: str,
+    *,
+    roles: Iterable[Role] = tuple(Role),
+    user_id: int = 1,
+    org_name: str = "",
 ) -> Principal:
     """A signed-in user at ``org_code`` holding ``roles`` (default: every role)."""
     held = frozenset(roles)
@@ -77,6 +82,7 @@ def principal_at(
         org_code=org_code,
         org_path=org_path,
         permissions=permissions_of(held),
+        org_name=org_name,
     )
 
 

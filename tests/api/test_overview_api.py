@@ -14,7 +14,8 @@ from telmark.analysis.schemas import OverviewRead
 from telmark.analysis.service import province_overview
 from telmark.config import Settings
 from telmark.warehouse.connection import connect
-from tests._factories.auth import province_app
+from telmark.web.app import create_app
+from tests._factories.auth import principal_at, province_app, sign_in_as
 from tests._factories.warehouse import (
     FactoryWarehouse,
     build_empty_warehouse,
@@ -153,3 +154,14 @@ def test_invalid_months_on_the_page_is_an_error_page(client: TestClient) -> None
     assert response.status_code == 422
     assert "请求无效" in response.text
     assert "months must be at least 1" in response.text
+
+
+def test_a_city_user_sees_an_overview_of_their_city(tmp_path: Path, tiny: FactoryWarehouse) -> None:
+    app = create_app(Settings(data_dir=tmp_path / "data", warehouse_url=tiny.url))
+    sign_in_as(app, principal_at("C1", "/P/C1/", org_name="南京"))
+    with TestClient(app) as client:
+        page = client.get("/")
+        data = client.get("/api/analysis/overview").json()
+    assert "<h1>经营概览 · 南京</h1>" in page.text
+    assert _chart_data(page.text)["labels"]["province"] == "南京"  # type: ignore[index]
+    assert [c["city_id"] for c in data["cities"]] == ["C1"]

@@ -12,9 +12,10 @@ from starlette.responses import Response
 from telmark.analysis import service
 from telmark.analysis.overview import relative_change
 from telmark.analysis.schemas import MonthKpis, OverviewRead
-from telmark.auth.deps import ScopedWarehouseDep, require
+from telmark.auth.deps import CurrentPrincipal, ScopedWarehouseDep, require
 from telmark.auth.permissions import Action
 from telmark.errors import WarehouseEmpty
+from telmark.org.domain import is_root_path
 from telmark.web.deps import LocaleDep, TemplatesDep
 from telmark.web.i18n import N_, gettext_for, html_lang
 
@@ -103,15 +104,23 @@ def _series(months: list[MonthKpis]) -> dict[str, list[float | int | None]]:
     }
 
 
-def chart_data(overview: OverviewRead, *, locale: str, month_labels: list[str]) -> dict[str, Any]:
-    """Everything the overview's charts draw, as JSON-ready data (yuan and percent for display)."""
+def chart_data(
+    overview: OverviewRead, *, locale: str, month_labels: list[str], total_label: str | None = None
+) -> dict[str, Any]:
+    """Everything the overview's charts draw, as JSON-ready data (yuan and percent for display).
+
+    ``total_label`` names the total line when the user's scope is not the province.
+    """
     english = locale == "en"
+    labels = {key: gettext_for(locale, msgid) for key, msgid in CHART_LABELS.items()}
+    if total_label:
+        labels["province"] = total_label
     return {
         "locale": html_lang(locale),
         "echartsLocale": "EN" if english else "ZH",
         "months": [m.isoformat()[:7] for m in overview.months],
         "monthLabels": month_labels,
-        "labels": {key: gettext_for(locale, msgid) for key, msgid in CHART_LABELS.items()},
+        "labels": labels,
         "province": _series(overview.province),
         "cities": [
             {
@@ -130,11 +139,18 @@ def overview_page(
     con: ScopedWarehouseDep,
     templates: TemplatesDep,
     locale: LocaleDep,
+    principal: CurrentPrincipal,
     months: int | None = None,
 ) -> Response:
-    """The province overview: KPI cards and four charts by city and month."""
+    """The overview of the user's scope: KPI cards and four charts by city and month."""
+    # A city or outlet user sees their own unit, so the page and the total line say so.
+    scope_name = None if is_root_path(principal.org_path) else principal.org_name
+    title = gettext_for(locale, N_("Province overview"))
+    if scope_name:
+        heading = gettext_for(locale, N_("Operating overview"))
+        title = f"{heading} · {scope_name}"
     context: dict[str, Any] = {
-        "page_title": gettext_for(locale, N_("Province overview")),
+        "page_title": title,
         "months": months,
         "month_choices": MONTH_CHOICES,
     }
@@ -149,7 +165,9 @@ def overview_page(
             overview=overview,
             latest_month=labels[-1],
             cards=kpi_cards(overview),
-            chart_data=chart_data(overview, locale=locale, month_labels=labels),
+            chart_data=chart_data(
+                overview, locale=locale, month_labels=labels, total_label=scope_name
+            ),
         )
     htmx = request.headers.get("HX-Request") == "true"
     name = "analysis/_overview_body.html" if htmx else "analysis/overview.html"
