@@ -56,6 +56,9 @@ OWN_ACCOUNT: dict[tuple[str, str], str] = {
     ("POST", "/account/tokens"): "issues a token for the caller",
     ("POST", "/account/password"): "changes the caller's own password",
     ("POST", "/logout"): "ends the caller's own session",
+    ("POST", "/api/analysis/propensity/train"): "trains on the caller's uploaded file only",
+    ("POST", "/api/analysis/retention/fit"): "fits the caller's own survivor counts; reads nothing",
+    ("POST", "/api/analysis/clv/fit"): "fits the caller's uploaded file; reads nothing stored",
 }
 # Things of city B whose appearance in city A's responses would be a leak.
 CITY_B_MARKERS = ("C02", "无锡", "wx.manager", "wx-token")

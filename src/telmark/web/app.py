@@ -20,6 +20,8 @@ from starlette.responses import Response
 from telmark import __version__
 from telmark.analysis import api as analysis_api
 from telmark.analysis import pages as analysis_pages
+from telmark.analysis.propensity import api as propensity_api
+from telmark.analysis.value import api as value_api
 from telmark.audit import api as audit_api
 from telmark.audit import pages as audit_pages
 from telmark.auth import admin_pages as auth_admin_pages
@@ -43,7 +45,9 @@ from telmark.web.templating import STATIC_DIR, ConsoleTemplates, NavItem
 ROUTERS: list[APIRouter] = [
     system.router,
     analysis_api.router,
+    value_api.router,
     analysis_pages.router,
+    propensity_api.router,
     org_api.router,
     org_pages.router,
     auth_api.router,

@@ -1,0 +1,1 @@
+"""Customer value: retention (sBG) for contract cohorts, BG/NBD + Gamma-Gamma CLV for purchases."""
