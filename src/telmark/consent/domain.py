@@ -143,7 +143,7 @@ def N_(message: str) -> str:
 class RowProblem:
     """Why a row of an import file was rejected (``row`` counted as a spreadsheet does).
 
-    ``message`` is an English msgid with ``%(name)s`` placeholders filled from
+    ``message`` is an English msgid with ``%(name)s`` fields filled from
     ``params``, so the console can show it translated.
     """
 

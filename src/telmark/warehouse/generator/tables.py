@@ -95,7 +95,7 @@ def _ids(base: int, count: int) -> pa.Array:
 
 
 def _household_codes(pop: Population) -> pa.Array:
-    # Index -1 (no household) picks the appended placeholder, masked out as null.
+    # Index -1 (no household) picks the appended sentinel slot, masked out as null.
     primary_sid = np.append(pop.sid[pop.households.primary], 0)[pop.household]
     return ar.codes("H", primary_sid, 10, valid=pop.household >= 0)
 
