@@ -197,3 +197,45 @@ def machine_markdown(info: dict[str, Any]) -> str:
     if load:
         line += f" · load average at start {load[0]}"
     return line
+
+
+# Generated provinces shared by the analysis benchmarks, kept between runs (gitignored):
+# generating and loading 10M subscribers × 6 months takes a few minutes, so it is done once.
+PROVINCE_CACHE = HERE / "work" / "provinces"
+
+
+def province_warehouse(*, subscribers: int, months: int = 6, seed: int = 42) -> str:
+    """URL of a DuckDB warehouse holding a generated province, built on first use.
+
+    The end month is fixed (2025-06) so figures are comparable between runs.
+    A ``.complete`` marker is written last, so an interrupted build is redone.
+    """
+    from datetime import date
+
+    from telmark.warehouse.connection import connect
+    from telmark.warehouse.generator import generate_province
+    from telmark.warehouse.importer import load_directory
+
+    root = PROVINCE_CACHE / f"s{subscribers}-m{months}-seed{seed}"
+    database = root / "warehouse.duckdb"
+    marker = root / ".complete"
+    if not marker.exists():
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        generate_province(
+            out_dir=root / "parquet",
+            subscribers=subscribers,
+            months=months,
+            seed=seed,
+            end_month=date(2025, 6, 1),
+        )
+        con = connect(f"duckdb://{database}")
+        try:
+            load_directory(con=con, directory=root / "parquet")
+        finally:
+            con.disconnect()
+        shutil.rmtree(root / "parquet")
+        marker.write_text("ok\n", encoding="utf-8")
+    return f"duckdb://{database}"

@@ -32,6 +32,9 @@ ACTION_LABELS: Mapping[Action, str] = {
     Action.CONSENT_MANAGE: N_("Edit the consent register"),
     Action.DATA_IMPORT: N_("Import data"),
     Action.TOKENS_OWN: N_("Hold personal API tokens"),
+    Action.ANALYSIS_RUN: N_("Train models and refresh analyses"),
+    Action.CUSTOMER_READ: N_("Open customer 360 pages"),
+    Action.MARKET_MANAGE: N_("Enter competitor and market data"),
 }
 
 

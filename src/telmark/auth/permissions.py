@@ -36,10 +36,17 @@ class Action(StrEnum):
     CONSENT_MANAGE = "consent:manage"
     DATA_IMPORT = "data:import"
     TOKENS_OWN = "tokens:own"
+    ANALYSIS_RUN = "analysis:run"
+    CUSTOMER_READ = "customer:read"
+    MARKET_MANAGE = "market:manage"
 
 
 _EVERYONE = frozenset({Action.TOKENS_OWN})
 _READ_ORG = frozenset({Action.OVERVIEW_READ, Action.ORG_READ})
+_ANALYSE = frozenset(
+    {Action.CONSENT_READ, Action.ANALYSIS_RUN, Action.CUSTOMER_READ, Action.MARKET_MANAGE}
+)
+_FRONT_LINE = frozenset({Action.CONSENT_READ, Action.UNMASK, Action.CUSTOMER_READ})
 
 # Reasoning, role by role:
 # - province_admin runs the system (users, org, imports, the consent register)
@@ -61,20 +68,33 @@ _READ_ORG = frozenset({Action.OVERVIEW_READ, Action.ORG_READ})
 # - service_agent serves customers at the counter/call centre: the customer in
 #   front of them must be identified (unmask) and their opt-outs recorded
 #   (consent manage), but no aggregate KPIs.
+# analysis:run (train churn models, refresh the KPI cube and value tiers, write
+# score tables) belongs to the analysts and planners who own those models.
+# customer:read opens one subscriber's 360 page (masked unless unmask): the
+# front line, service agents, planners and analysts; not approvers, who judge
+# aggregates. market:manage enters competitor offers and market share.
 # Everyone may hold personal API tokens for their own account.
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.PROVINCE_ADMIN: frozenset(Action) - {Action.UNMASK},
     Role.AUDITOR: _READ_ORG
     | {Action.USERS_READ, Action.AUDIT_READ, Action.AUDIT_EXPORT}
     | _EVERYONE,
-    Role.MARKETING_PLANNER: _READ_ORG | {Action.CONSENT_READ} | _EVERYONE,
-    Role.ANALYST: _READ_ORG | {Action.CONSENT_READ} | _EVERYONE,
+    Role.MARKETING_PLANNER: _READ_ORG | _ANALYSE | _EVERYONE,
+    Role.ANALYST: _READ_ORG | _ANALYSE | _EVERYONE,
     Role.APPROVER: _READ_ORG | _EVERYONE,
-    Role.CITY_MARKETING_MANAGER: _READ_ORG | {Action.CONSENT_READ, Action.USERS_READ} | _EVERYONE,
-    Role.OUTLET_MANAGER: _READ_ORG | {Action.CONSENT_READ, Action.UNMASK} | _EVERYONE,
-    Role.ACCOUNT_MANAGER: _READ_ORG | {Action.CONSENT_READ, Action.UNMASK} | _EVERYONE,
+    Role.CITY_MARKETING_MANAGER: _READ_ORG
+    | {Action.CONSENT_READ, Action.USERS_READ, Action.CUSTOMER_READ, Action.MARKET_MANAGE}
+    | _EVERYONE,
+    Role.OUTLET_MANAGER: _READ_ORG | _FRONT_LINE | _EVERYONE,
+    Role.ACCOUNT_MANAGER: _READ_ORG | _FRONT_LINE | _EVERYONE,
     Role.SERVICE_AGENT: frozenset(
-        {Action.ORG_READ, Action.CONSENT_READ, Action.CONSENT_MANAGE, Action.UNMASK}
+        {
+            Action.ORG_READ,
+            Action.CONSENT_READ,
+            Action.CONSENT_MANAGE,
+            Action.UNMASK,
+            Action.CUSTOMER_READ,
+        }
     )
     | _EVERYONE,
 }
