@@ -21,8 +21,10 @@ def _register() -> None:
     from telmark.audit.cli import app as audit_app
     from telmark.auth.cli import app as users_app
     from telmark.consent.cli import app as consent_app
+    from telmark.customers.cli import app as customers_app
     from telmark.dbcli import app as db_app
     from telmark.demo import demo_command, serve_command
+    from telmark.market.cli import app as market_app
     from telmark.org.cli import app as org_app
     from telmark.warehouse.cli import app as data_app
 
@@ -33,6 +35,8 @@ def _register() -> None:
     app.add_typer(users_app, name="users", help="Users, roles and API tokens.")
     app.add_typer(consent_app, name="consent", help="Consent register: opt-outs, DND, blacklist.")
     app.add_typer(audit_app, name="audit", help="Audit trail: list and export.")
+    app.add_typer(customers_app, name="customers", help="Customer 360: one subscriber's view.")
+    app.add_typer(market_app, name="market", help="Market inputs: competitor offers and shares.")
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
 

@@ -25,7 +25,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from telmark.actor import cli_actor
 from telmark.errors import DomainError
+from telmark.uow import UnitOfWork
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,6 +76,20 @@ def fail(error: DomainError) -> typer.Exit:
     if len(error.details) > 50:
         err_console.print(f"  … and {len(error.details) - 50} more")
     return typer.Exit(code=2)
+
+
+@contextmanager
+def command_uow() -> Iterator[UnitOfWork]:
+    """A unit of work acting as the CLI's user; a domain error inside exits with code 2.
+
+    The one place a command turns a refused change into its error message, so every
+    command reports problems the same way.
+    """
+    try:
+        with UnitOfWork(actor=cli_actor()) as uow:
+            yield uow
+    except DomainError as error:
+        raise fail(error) from error
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from telmark.auth.demo import DemoLogin, seed_demo_users
 from telmark.clikit import JsonOpt, console, print_json, print_table, progress_bar
 from telmark.config import get_settings
 from telmark.dbcli import upgrade_database
+from telmark.errors import InvalidInput
 from telmark.org import service as org_service
 from telmark.uow import UnitOfWork
 from telmark.warehouse.connection import connect, has_table
@@ -30,6 +31,8 @@ class DemoState:
     subscribers: int
     url: str
     logins: list[DemoLogin]
+    # Steps that could not run on this data (e.g. too few port-outs to train a churn model).
+    notes: list[str]
 
 
 def _manifest_matches(directory: Path, subscribers: int, months: int, seed: int) -> bool:
@@ -59,6 +62,9 @@ def prepare_demo(
     Rerunning is cheap: an existing warehouse is kept, an existing generated
     province with the same parameters is not regenerated.
     """
+    from telmark.analysis.churn import service as churn_service
+    from telmark.analysis.kpi import service as kpi_service
+    from telmark.analysis.value import service as value_service
     from telmark.warehouse.generator import generate_province
     from telmark.warehouse.importer import load_directory
 
@@ -81,10 +87,29 @@ def prepare_demo(
                 generated = True
             load_directory(con=con, directory=out_dir, progress=progress)
         loaded = True
+    if loaded or not has_table(con, "kpi_cube"):
+        # The KPI cube is derived from the loaded tables (telmark.analysis.kpi).
+        kpi_service.refresh_after_load(con=con)
+    if loaded or not has_table(con, "customer_value"):
+        # RFM tiers, decayed value and CLV of every line (telmark.analysis.value).
+        value_service.refresh_customer_value(con=con)
     with UnitOfWork(actor=cli_actor()) as uow:
         org_service.sync_from_warehouse(uow=uow, con=con)
     with UnitOfWork(actor=cli_actor()) as uow:
         logins = seed_demo_users(uow=uow)
+    notes: list[str] = []
+    with UnitOfWork(actor=cli_actor()) as uow:
+        # A churn model and its scores, so the churn page, the customer 360 pages and the
+        # monthly report's segments at risk have something real to show. A very small
+        # province may have too few port-outs to train on: the demo still runs without.
+        try:
+            if loaded or churn_service.active_model(uow=uow) is None:
+                models = churn_service.models_dir(settings.data_dir)
+                churn_service.train_model(uow=uow, con=con, models_dir=models)
+            if loaded or not has_table(con, "churn_scores"):
+                churn_service.score(uow=uow, con=con)
+        except InvalidInput as exc:
+            notes.append(f"churn model not trained: {exc}")
     count = int(con.table("subscribers").count().to_pyarrow().as_py())
     con.disconnect()
     return DemoState(
@@ -93,6 +118,7 @@ def prepare_demo(
         subscribers=count,
         url=f"http://{host}:{port}/",
         logins=logins,
+        notes=notes,
     )
 
 
@@ -131,6 +157,8 @@ def demo_command(
         console.print(f"[green]Province ready[/]: {state.subscribers:,} subscribers ({what}).")
         console.print(f"Console: [bold]{state.url}[/]   API docs: {state.url}api/docs")
         console.print(f"Data dir: {get_settings().data_dir}")
+        for note in state.notes:
+            console.print(f"[yellow]Note[/]: {note}")
         print_table(
             "Demo logins (one per role)",
             ["username", "password", "role", "org unit"],

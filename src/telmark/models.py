@@ -1,18 +1,23 @@
 """Every ORM model, imported in one place so Alembic and tests see the full metadata."""
 
+from telmark.analysis.churn.models import ChurnModel
 from telmark.audit.models import AuditEntry
 from telmark.auth.models import ApiToken, LoginSession, User, UserRole
 from telmark.consent.models import ConsentEntry, ConsentImport
 from telmark.db import Base
+from telmark.market.models import CompetitorOffer, MarketShare
 from telmark.org.models import OrgUnit, Staff
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "CompetitorOffer",
+    "ChurnModel",
     "ConsentEntry",
     "ConsentImport",
     "LoginSession",
+    "MarketShare",
     "OrgUnit",
     "Staff",
     "User",

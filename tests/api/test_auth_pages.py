@@ -63,7 +63,8 @@ def test_login_lands_on_the_first_page_the_role_may_open(app: AuthApp) -> None:
         return response.headers["location"]
 
     assert landing("analyst") == "/"
-    assert landing("agent") == "/org"  # a service agent has no overview
+    # A service agent has no aggregate KPIs; their first page is the customer lookup.
+    assert landing("agent") == "/customers"
 
 
 def test_create_user_from_the_console(app: AuthApp, db: sessionmaker[Session]) -> None:

@@ -22,11 +22,15 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from telmark.analysis.kpi import service as kpi_service
+from telmark.analysis.value import service as value_service
 from telmark.auth import passwords
 from telmark.auth import service as auth_service
 from telmark.auth.permissions import Role
 from telmark.config import Settings
 from telmark.errors import NotFound
+from telmark.market import service as market_service
+from telmark.market.schemas import OfferCreate, ShareCreate
 from telmark.org import service as org_service
 from telmark.uow import UnitOfWork, uow_dependency
 from telmark.warehouse.connection import connect
@@ -48,6 +52,16 @@ PUBLIC: dict[tuple[str, str], str] = {
 PROVINCE_WIDE: dict[str, str] = {
     "/api/consent": "a customer's opt-out applies in every city (consent.domain)",
     "/consent": "the console of the same province-wide consent register",
+    "/api/analysis/kpi/refresh": "rebuilds the province-wide kpi_cube; 403 below the province",
+    "/api/analysis/value/refresh": "rebuilds the province-wide customer_value; 403 below it",
+    # Churn models are trained on and score the whole province (analysis.churn.domain);
+    # reading them is province-wide, training/scoring/activation is 403 below the province.
+    "/api/analysis/churn/models": "province-wide churn model versions and their metrics",
+    "/api/analysis/churn/train": "trains a province-wide churn model; 403 below the province",
+    "/api/analysis/churn/score": "scores the whole province into churn_scores; 403 below it",
+    "/analysis/churn/models": "activates a province-wide churn model; 403 below the province",
+    "/analysis/churn/train": "the console's train button; 403 below the province",
+    "/analysis/churn/score": "the console's score button; 403 below the province",
 }
 # Routes without path parameters that act only on the caller's own account.
 OWN_ACCOUNT: dict[tuple[str, str], str] = {
@@ -59,6 +73,25 @@ OWN_ACCOUNT: dict[tuple[str, str], str] = {
     ("POST", "/api/analysis/propensity/train"): "trains on the caller's uploaded file only",
     ("POST", "/api/analysis/retention/fit"): "fits the caller's own survivor counts; reads nothing",
     ("POST", "/api/analysis/clv/fit"): "fits the caller's uploaded file; reads nothing stored",
+    # Uploads cannot be sent by this test; each row's org_code is checked against the
+    # caller's scope (tests/integration/test_market_service.py, tests/api/test_market_api.py).
+    ("POST", "/api/market/offers/import"): "imports rows checked one by one against the scope",
+    ("POST", "/api/market/shares/import"): "imports rows checked one by one against the scope",
+    ("POST", "/market/imports"): "imports rows checked one by one against the scope",
+}
+# City B's market inputs (created in the world; their ids are path samples).
+WX_OFFER: dict[str, object] = {
+    "org_code": "C02",
+    "competitor": "china_unicom",
+    "name": "无锡冰激凌",
+    "monthly_fee_fen": 12_900,
+    "launched_on": "2026-01-01",
+}
+WX_SHARE: dict[str, object] = {
+    "org_code": "C02",
+    "month": "2026-06-01",
+    "competitor": "china_telecom",
+    "share_bp": 2500,
 }
 # Things of city B whose appearance in city A's responses would be a leak.
 CITY_B_MARKERS = ("C02", "无锡", "wx.manager", "wx-token")
@@ -83,6 +116,8 @@ def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     con = connect("duckdb://" + str(root / "w.duckdb"))
     load_directory(con=con, directory=root / "p")
+    kpi_service.refresh_cube(con=con)
+    value_service.refresh_customer_value(con=con)
     con.disconnect()
     return "duckdb://" + str(root / "w.duckdb")
 
@@ -114,6 +149,8 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
             )
             nj_token = auth_service.issue_token(uow=uow, user_id=nj.id, name="nj-token")
             wx_token = auth_service.issue_token(uow=uow, user_id=wx.id, name="wx-token")
+            wx_offer = market_service.add_offer(uow=uow, offer=OfferCreate(**WX_OFFER))
+            wx_share = market_service.add_share(uow=uow, share=ShareCreate(**WX_SHARE))
 
         def test_uow() -> Iterator[UnitOfWork]:
             with UnitOfWork(db) as unit:
@@ -131,8 +168,19 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     "user_id": str(wx.id),
                     "token_id": str(wx_token.id),
                     "entry_id": "1",
+                    "offer_id": str(wx_offer.id),
+                    "share_id": str(wx_share.id),
+                    # Home outlet C02D04O001 in the generated province (seed 3).
+                    "subscriber_id": "7",
+                    # Churn model versions are province-wide (see PROVINCE_WIDE); any number
+                    # serves for the anonymous check.
+                    "version": "1",
                 },
                 bodies={
+                    ("POST", "/api/market/offers"): WX_OFFER,
+                    ("POST", "/api/market/shares"): {**WX_SHARE, "competitor": "other"},
+                    ("POST", "/market/offers"): {**WX_OFFER, "monthly_fee_yuan": "129"},
+                    ("POST", "/market/shares"): {**WX_SHARE, "month": "2026-06", "share_pct": "1"},
                     ("POST", "/api/users"): {
                         "username": "new.wx",
                         "display_name": "新",
@@ -299,3 +347,5 @@ def test_city_a_cannot_reach_city_b(world: World) -> None:
         ] == ["wx-token"]
         with pytest.raises(NotFound):
             auth_service.user_id_of(uow=uow, username="new.wx")
+        assert [o.name for o in market_service.list_offers(uow=uow)] == ["无锡冰激凌"]
+        assert [s.competitor for s in market_service.list_shares(uow=uow)] == ["china_telecom"]

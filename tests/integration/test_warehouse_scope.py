@@ -37,7 +37,9 @@ def test_every_table_has_a_scope_rule() -> None:
     classified = set(ORG_SCOPED) | SUBSCRIBER_SCOPED | UNSCOPED
     assert classified == ALL_WAREHOUSE_TABLES
     for name, column in ORG_SCOPED.items():
-        assert column in CONTRACT[name].column_names
+        # Derived tables (kpi_cube, ...) are not in the contract; their modules own the columns.
+        if name in CONTRACT:
+            assert column in CONTRACT[name].column_names
 
 
 def _count(con: BaseBackend, table: str) -> int:

@@ -15,7 +15,8 @@ HIGH_END = "1000,869,743,653,593,551,517,491"
 
 
 def _run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
+    # Wide enough that an error naming a long temporary path is not wrapped mid-phrase.
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
     return result.exit_code, result.stdout, result.stderr
 
 

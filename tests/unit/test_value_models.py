@@ -179,3 +179,13 @@ def test_clv_needs_a_horizon() -> None:
     empty = clv.CustomerSummary(["a"], np.ones(1), np.ones(1), np.ones(1), np.ones(1))
     with pytest.raises(InvalidInput):
         clv.value_customers(empty, horizon=0, discount_rate=0)
+
+
+def test_fast_bgnbd_fit_also_reproduces_cdnow(cdnow: pd.DataFrame) -> None:
+    # The same published values (Fader, Hardie & Lee 2005) with the bounded L-BFGS-B fit
+    # the warehouse refresh uses.
+    x, t_x, big_t = (cdnow[c].to_numpy(dtype=float) for c in ("x", "t_x", "T"))
+    model = bgnbd.fit(x, t_x, big_t, fast=True)
+    got = [round(v, 3) for v in (model.r, model.alpha, model.a, model.b)]
+    assert got == [0.243, 4.414, 0.793, 2.426]
+    assert model.log_likelihood == pytest.approx(-9582.4, abs=0.05)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from telmark.actor import cli_actor
-from telmark.clikit import JsonOpt, console, fail, print_json, print_table
+from telmark.clikit import JsonOpt, command_uow, console, print_json, print_table
 from telmark.consent import service
 from telmark.consent.domain import CONTACT_CHANNELS, Channel, ConsentKind, Source
 from telmark.consent.schemas import (
@@ -22,7 +22,6 @@ from telmark.consent.schemas import (
     ConsentFilters,
     EntryStatus,
 )
-from telmark.errors import DomainError
 from telmark.uow import UnitOfWork
 
 app = typer.Typer(no_args_is_help=True)
@@ -65,13 +64,10 @@ def list_command(
 ) -> None:
     """List entries of the register, newest first."""
     filters = ConsentFilters(msisdn=msisdn, kind=kind, channel=channel, status=status)
-    try:
-        with UnitOfWork(actor=cli_actor()) as uow:
-            result = service.list_entries(
-                uow=uow, filters=filters, page=page, page_size=page_size, unmask=unmask
-            )
-    except DomainError as error:
-        raise fail(error) from error
+    with command_uow() as uow:
+        result = service.list_entries(
+            uow=uow, filters=filters, page=page, page_size=page_size, unmask=unmask
+        )
     if json_output:
         print_json(result)
         return
@@ -92,11 +88,8 @@ def add(
     entry = ConsentEntryCreate(
         msisdn=msisdn, kind=kind, channel=channel, reason=reason, source=source
     )
-    try:
-        with UnitOfWork(actor=cli_actor()) as uow:
-            shown = service.add_entry(uow=uow, entry=entry, unmask=unmask)
-    except DomainError as error:
-        raise fail(error) from error
+    with command_uow() as uow:
+        shown = service.add_entry(uow=uow, entry=entry, unmask=unmask)
     if json_output:
         print_json(shown)
     else:
@@ -110,14 +103,11 @@ def revoke(
     json_output: JsonOpt = False,
 ) -> None:
     """Revoke entry ENTRY_ID; it stays on record."""
-    try:
-        with UnitOfWork(actor=cli_actor()) as uow:
-            # Server rights: the CLI may lift blacklist entries (with a reason).
-            shown = service.revoke_entry(
-                uow=uow, entry_id=entry_id, reason=reason, may_manage=True, unmask=False
-            )
-    except DomainError as error:
-        raise fail(error) from error
+    with command_uow() as uow:
+        # Server rights: the CLI may lift blacklist entries (with a reason).
+        shown = service.revoke_entry(
+            uow=uow, entry_id=entry_id, reason=reason, may_manage=True, unmask=False
+        )
     if json_output:
         print_json(shown)
     else:
@@ -131,13 +121,10 @@ def import_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Import a consent CSV (msisdn,kind,channel[,reason,source]): all rows or none."""
-    try:
-        with UnitOfWork(actor=cli_actor()) as uow:
-            report = service.import_file(
-                uow=uow, data=file.read_bytes(), file_name=file.name, encoding=encoding
-            )
-    except DomainError as error:
-        raise fail(error) from error
+    with command_uow() as uow:
+        report = service.import_file(
+            uow=uow, data=file.read_bytes(), file_name=file.name, encoding=encoding
+        )
     if json_output:
         print_json(report)
     elif report.repeated:
@@ -157,11 +144,8 @@ def check(
     json_output: JsonOpt = False,
 ) -> None:
     """May MSISDN be contacted on CHANNEL now? Exit code 1 if not."""
-    try:
-        with UnitOfWork(actor=cli_actor()) as uow:
-            result = service.check_contact(uow=uow, msisdn=msisdn, channel=channel, unmask=unmask)
-    except DomainError as error:
-        raise fail(error) from error
+    with command_uow() as uow:
+        result = service.check_contact(uow=uow, msisdn=msisdn, channel=channel, unmask=unmask)
     if json_output:
         print_json(result)
     elif result.contactable:

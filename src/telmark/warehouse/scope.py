@@ -33,16 +33,28 @@ ORG_SCOPED: dict[str, str] = {
     "subscribers": "org_id",
     "orders": "org_id",
     "complaints": "org_id",
+    "kpi_cube": "org_id",  # derived: telmark.analysis.kpi (home unit of the lines)
 }
 # Tables whose rows belong to a subscriber (and so to the subscriber's home unit).
 SUBSCRIBER_SCOPED: frozenset[str] = frozenset(
-    {"subscriptions", "usage_monthly", "recharges", "truth_response"}
+    {
+        "subscriptions",
+        "usage_monthly",
+        "recharges",
+        "truth_response",
+        "churn_scores",  # derived: telmark.analysis.churn (one row per scored line)
+        "customer_value",  # derived: telmark.analysis.value (RFM tier, CLV per line)
+    }
 )
 # Province-wide reference data every user may read.
 UNSCOPED: frozenset[str] = frozenset({"products", "org_closure"})
 
 # Every warehouse table must be classified: a new table that is not fails a test.
-ALL_WAREHOUSE_TABLES = frozenset(CONTRACT) | frozenset(TRUTH) | {"org_closure"}
+ALL_WAREHOUSE_TABLES = (
+    frozenset(CONTRACT)
+    | frozenset(TRUTH)
+    | {"org_closure", "kpi_cube", "churn_scores", "customer_value"}
+)
 
 
 class ScopedWarehouse:

@@ -20,8 +20,15 @@ from starlette.responses import Response
 from telmark import __version__
 from telmark.analysis import api as analysis_api
 from telmark.analysis import pages as analysis_pages
+from telmark.analysis.churn import api as churn_api
+from telmark.analysis.churn import pages as churn_pages
+from telmark.analysis.kpi import api as kpi_api
+from telmark.analysis.kpi import pages as kpi_pages
 from telmark.analysis.propensity import api as propensity_api
+from telmark.analysis.report import api as report_api
+from telmark.analysis.report import pages as report_pages
 from telmark.analysis.value import api as value_api
+from telmark.analysis.value import pages as value_pages
 from telmark.audit import api as audit_api
 from telmark.audit import pages as audit_pages
 from telmark.auth import admin_pages as auth_admin_pages
@@ -32,7 +39,11 @@ from telmark.auth.permissions import Action
 from telmark.config import Settings, get_settings
 from telmark.consent import api as consent_api
 from telmark.consent import pages as consent_pages
+from telmark.customers import api as customers_api
+from telmark.customers import pages as customers_pages
 from telmark.errors import DomainError, NotAuthenticated
+from telmark.market import api as market_api
+from telmark.market import pages as market_pages
 from telmark.org import api as org_api
 from telmark.org import pages as org_pages
 from telmark.web import system
@@ -46,8 +57,13 @@ ROUTERS: list[APIRouter] = [
     system.router,
     analysis_api.router,
     value_api.router,
+    value_pages.router,
     analysis_pages.router,
+    kpi_api.router,
+    kpi_pages.router,
     propensity_api.router,
+    churn_api.router,
+    churn_pages.router,
     org_api.router,
     org_pages.router,
     auth_api.router,
@@ -57,11 +73,39 @@ ROUTERS: list[APIRouter] = [
     consent_pages.router,
     audit_api.router,
     audit_pages.router,
+    customers_api.router,
+    customers_pages.router,
+    market_api.router,
+    market_pages.router,
+    report_api.router,
+    report_pages.router,
 ]
 
 # The console's navigation, in display order; labels are English msgids.
 NAV: list[NavItem] = [
+    # The analysis pages in the order an analyst reads a month: the picture, the cube behind
+    # it, who is worth what, who is at risk, one customer, the market, the city's report.
     NavItem(path="/", label=N_("Overview"), icon="overview", action=Action.OVERVIEW_READ),
+    NavItem(
+        path="/analysis/kpi", label=N_("KPI cube"), icon="overview", action=Action.OVERVIEW_READ
+    ),
+    NavItem(
+        path="/analysis/value",
+        label=N_("Customer value"),
+        icon="value",
+        action=Action.OVERVIEW_READ,
+    ),
+    NavItem(
+        path="/analysis/churn", label=N_("Churn risk"), icon="alert", action=Action.OVERVIEW_READ
+    ),
+    NavItem(path="/customers", label=N_("Customers"), icon="customer", action=Action.CUSTOMER_READ),
+    NavItem(path="/market", label=N_("Market"), icon="market", action=Action.OVERVIEW_READ),
+    NavItem(
+        path="/analysis/report",
+        label=N_("Monthly report"),
+        icon="report",
+        action=Action.OVERVIEW_READ,
+    ),
     NavItem(path="/org", label=N_("Organisation"), icon="org", action=Action.ORG_READ),
     NavItem(path="/users", label=N_("Users"), icon="users", action=Action.USERS_READ),
     NavItem(path="/roles", label=N_("Roles"), icon="roles", action=Action.USERS_READ),

@@ -11,6 +11,7 @@ reported metrics describe. Everything is seeded: one seed, one result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,6 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
 from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
-from sklearn.inspection import permutation_importance  # type: ignore[import-untyped]
 from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -52,7 +52,8 @@ def _column(frame: pd.DataFrame, name: str, role: str) -> pd.Series[Any]:
     return frame[name]
 
 
-def _split(y: domain.Floats, holdout: float, seed: int) -> tuple[Index, Index]:
+def split_holdout(y: domain.Floats, holdout: float, seed: int) -> tuple[Index, Index]:
+    """Stratified (train, holdout) indices of the labelled rows; refuses a holdout too small."""
     labelled = np.flatnonzero(~np.isnan(y))
     train_idx, hold_idx = train_test_split(
         labelled, test_size=holdout, random_state=seed, stratify=y[labelled]
@@ -95,34 +96,72 @@ class _Fitted:
     importances: list[ImportanceRead]  # most important first
 
 
+def fit_calibrated(
+    matrix: domain.Floats,
+    categorical: list[bool],
+    y: domain.Floats,
+    *,
+    seed: int,
+    boosting: Mapping[str, Any] | None = None,
+    ensemble: bool = True,
+) -> tuple[Any, str]:
+    """The calibrated boosting model fitted on ``matrix``/``y``, and its calibration method.
+
+    Shared with the churn model (telmark.analysis.churn), which keeps the model to
+    score later and passes its own ``boosting`` parameters (over the defaults here).
+    ``ensemble=False`` calibrates on cross-validated predictions and keeps one model
+    fitted on all rows: one fit more, but a third of the cost per prediction.
+    """
+    method = "isotonic" if len(y) >= ISOTONIC_MIN_TRAIN_ROWS else "sigmoid"
+    params: dict[str, Any] = {"max_iter": 100, "learning_rate": 0.1, **(boosting or {})}
+    boosted = HistGradientBoostingClassifier(
+        categorical_features=np.array(categorical) if any(categorical) else None,
+        random_state=seed,
+        **params,
+    )
+    model = CalibratedClassifierCV(boosted, method=method, cv=3, ensemble=ensemble)
+    model.fit(matrix, y)
+    return model, method
+
+
+def rank_importance(
+    model: Any,
+    matrix: domain.Floats,
+    y: domain.Floats,
+    names: list[str],
+    *,
+    seed: int,
+    repeats: int = 5,
+) -> list[ImportanceRead]:
+    """Permutation importance (drop in AUC over ``repeats`` shuffles), most important first.
+
+    sklearn's ``permutation_importance`` calls the model once per feature and
+    shuffle; each call of the calibrated model carries a fixed cost of about
+    10 ms, which made the ranking most of a small training's time. Here the
+    shuffled copies of one column are stacked and scored in a single call.
+    """
+    rng = np.random.default_rng(seed)
+    rows = len(y)
+    reference = float(roc_auc_score(y, model.predict_proba(matrix)[:, 1]))
+    ranked: list[tuple[str, float, float]] = []
+    for j, name in enumerate(names):
+        stacked = np.tile(matrix, (repeats, 1))
+        for r in range(repeats):
+            stacked[r * rows : (r + 1) * rows, j] = rng.permutation(matrix[:, j])
+        shuffled = model.predict_proba(stacked)[:, 1].reshape(repeats, rows)
+        drops = np.array([reference - roc_auc_score(y, scores) for scores in shuffled])
+        ranked.append((name, float(drops.mean()), float(drops.std())))
+    ranked.sort(key=lambda item: (-item[1], item[0]))
+    return [ImportanceRead(feature=name, importance=mean, std=std) for name, mean, std in ranked]
+
+
 def _fit(
     enc: domain.Encoding, y: domain.Floats, train_idx: Index, hold_idx: Index, seed: int
 ) -> _Fitted:
-    method = "isotonic" if len(train_idx) >= ISOTONIC_MIN_TRAIN_ROWS else "sigmoid"
-    boosted = HistGradientBoostingClassifier(
-        categorical_features=np.array(enc.categorical) if any(enc.categorical) else None,
-        max_iter=100,
-        learning_rate=0.1,
-        random_state=seed,
-    )
-    model = CalibratedClassifierCV(boosted, method=method, cv=3)
-    model.fit(enc.matrix[train_idx], y[train_idx])
+    model, method = fit_calibrated(enc.matrix[train_idx], enc.categorical, y[train_idx], seed=seed)
     scores = model.predict_proba(enc.matrix)[:, 1]
-    importance = permutation_importance(
-        model, enc.matrix[hold_idx], y[hold_idx], scoring="roc_auc", n_repeats=5, random_state=seed
-    )
-    ranked = sorted(
-        zip(enc.names, importance.importances_mean, importance.importances_std, strict=True),
-        key=lambda item: (-item[1], item[0]),
-    )
-    return _Fitted(
-        method=method,
-        scores=scores,
-        importances=[
-            ImportanceRead(feature=name, importance=float(mean), std=float(std))
-            for name, mean, std in ranked
-        ],
-    )
+    importances = rank_importance(model, enc.matrix[hold_idx], y[hold_idx], enc.names, seed=seed)
+    return _Fitted(method=method, scores=scores, importances=importances)
 
 
 def train_propensity(
@@ -146,7 +185,7 @@ def train_propensity(
         for name in frame.columns
         if name not in (label, id_column)
     ]
-    train_idx, hold_idx = _split(y, holdout, seed)
+    train_idx, hold_idx = split_holdout(y, holdout, seed)
     train_mask = np.zeros(len(frame), dtype=bool)
     train_mask[train_idx] = True
     enc = domain.encode(columns, train_mask)

@@ -1,17 +1,29 @@
-"""JSON routes of the value fits; they act only on the numbers or file the caller sends."""
+"""JSON routes of customer value: the fits on the caller's numbers or file, the warehouse's
+contract cohorts, and the ``customer_value`` table (built province-wide, read in scope)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from telmark.analysis.value import service
-from telmark.analysis.value.schemas import ClvFitRead, RetentionFitRead, RetentionFitRequest
-from telmark.auth.deps import require
+from telmark.analysis.value.cohorts import DEFAULT_COHORT_MONTHS
+from telmark.analysis.value.schemas import (
+    ClvFitRead,
+    CohortsRead,
+    RetentionFitRead,
+    RetentionFitRequest,
+    ValueRefreshRead,
+    ValueRefreshRequest,
+    ValueSummaryRead,
+)
+from telmark.auth.deps import CurrentPrincipal, ScopedWarehouseDep, require
 from telmark.auth.permissions import Action
-from telmark.errors import InvalidInput
+from telmark.errors import Forbidden, InvalidInput
+from telmark.org.domain import is_root_path
+from telmark.web.deps import WarehouseDep
 from telmark.web.errors import ErrorRead
 
 router = APIRouter(
@@ -59,4 +71,50 @@ def clv_fit(
         period_days=period_days,
         horizon=horizon,
         discount_rate=discount_rate,
+    )
+
+
+_NOT_LOADED: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorRead, "description": "No data loaded, or the table not built yet."},
+    503: {"model": ErrorRead, "description": "The warehouse cannot be opened."},
+}
+
+
+@router.get("/retention/cohorts", response_model=CohortsRead, responses=_NOT_LOADED)
+def retention_cohorts(
+    con: ScopedWarehouseDep,
+    cohort_months: Annotated[
+        int, Query(ge=1, le=600, description="Fit the latest N join-month cohorts.")
+    ] = DEFAULT_COHORT_MONTHS,
+) -> CohortsRead:
+    """sBG fits of the contract cohorts (by join month) in the caller's scope, and a pooled fit."""
+    return service.retention_cohorts(con=con, cohort_months=cohort_months)
+
+
+@router.get("/value/summary", response_model=ValueSummaryRead, responses=_NOT_LOADED)
+def value_summary(con: ScopedWarehouseDep, principal: CurrentPrincipal) -> ValueSummaryRead:
+    """Value tiers (lines, revenue) of the caller's scope and its child units; recency and CLV."""
+    return service.value_summary(con=con, org_code=service.scope_unit(principal))
+
+
+@router.post(
+    "/value/refresh",
+    response_model=ValueRefreshRead,
+    responses={**_INVALID, **_NOT_LOADED, 403: {"model": ErrorRead, "description": "Forbidden."}},
+    dependencies=[require(Action.ANALYSIS_RUN)],
+)
+def value_refresh(
+    con: WarehouseDep, principal: CurrentPrincipal, body: ValueRefreshRequest | None = None
+) -> ValueRefreshRead:
+    """Rebuild ``customer_value`` for the whole province (province analysts only)."""
+    if not is_root_path(principal.org_path):
+        # The table covers every city; a city user may read their part, not rebuild it all.
+        raise Forbidden("only province users may rebuild the province's customer value")
+    options = body or ValueRefreshRequest()
+    return service.refresh_customer_value(
+        con=con,
+        half_life_months=options.half_life_months,
+        horizon=options.horizon,
+        discount_rate=options.discount_rate,
+        cohort_months=options.cohort_months,
     )

@@ -69,8 +69,18 @@ def log_likelihood_terms(
     return result
 
 
-def fit(frequency: Floats, recency: Floats, age: Floats) -> BgNbdFit:
-    """Maximum-likelihood (r, alpha, a, b) from repeat purchases, recency and T per customer."""
+# Bounds of the log-parameters in the fast fit: e^±25 is far beyond any sensible value.
+_LOG_BOUND = 25.0
+
+
+def fit(frequency: Floats, recency: Floats, age: Floats, *, fast: bool = False) -> BgNbdFit:
+    """Maximum-likelihood (r, alpha, a, b) from repeat purchases, recency and T per customer.
+
+    ``fast`` uses bounded L-BFGS-B instead of Nelder-Mead: on CDNOW it agrees to three
+    decimals, and on a population where nobody drops out (the likelihood rising as the
+    parameters run to infinity) it stops at the bounds in a few hundred evaluations,
+    where Nelder-Mead crawls for over 100,000.
+    """
     x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, age))
     _check(x, t_x, big_t)
 
@@ -82,12 +92,21 @@ def fit(frequency: Floats, recency: Floats, age: Floats) -> BgNbdFit:
     # Start the rate scale at the mean observed time so the optimiser begins near
     # the data's units (weeks, months, ...); the others start at 1.
     start = np.log([1.0, max(float(np.mean(big_t)), 1e-3), 1.0, 1.0])
-    result = minimize(
-        objective,
-        start,
-        method="Nelder-Mead",
-        options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000},
-    )
+    if fast:
+        result = minimize(
+            objective,
+            start,
+            method="L-BFGS-B",
+            bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
+            options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 5_000},
+        )
+    else:
+        result = minimize(
+            objective,
+            start,
+            method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000},
+        )
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
     return BgNbdFit(
         r=r,

@@ -116,14 +116,7 @@ def value_customers(summary: CustomerSummary, *, horizon: int, discount_rate: fl
     alive = bgnbd.probability_alive(purchases, x, t_x, big_t)
     expected = bgnbd.expected_purchases(purchases, x, t_x, big_t, horizon=float(horizon))
     mean_spend = gamma_gamma.expected_spend(spend, x, mx)
-    cumulative = [np.zeros(len(x))] + [
-        bgnbd.expected_purchases(purchases, x, t_x, big_t, horizon=float(k))
-        for k in range(1, horizon + 1)
-    ]
-    clv = sum(
-        (cumulative[k] - cumulative[k - 1]) * mean_spend / (1 + discount_rate) ** k
-        for k in range(1, horizon + 1)
-    )
+    clv = forecast_value(purchases, spend, summary, horizon=horizon, discount_rate=discount_rate)
     if not (np.all(np.isfinite(expected)) and np.all(np.isfinite(clv))):
         raise InvalidInput("the fitted models give no finite forecast for these customers")
     rows = [
@@ -142,3 +135,25 @@ def value_customers(summary: CustomerSummary, *, horizon: int, discount_rate: fl
     ]
     rows.sort(key=lambda row: (-row.clv, row.customer))
     return ClvResult(purchases=purchases, spend=spend, customers=rows)
+
+
+def forecast_value(
+    purchases: bgnbd.BgNbdFit,
+    spend: gamma_gamma.GammaGammaFit,
+    summary: CustomerSummary,
+    *,
+    horizon: int,
+    discount_rate: float,
+) -> np.ndarray:
+    """Discounted expected value over ``horizon`` periods of each customer in ``summary``
+    under already fitted models (so a fit on a sample can value everyone)."""
+    x, t_x, big_t, mx = summary.frequency, summary.recency, summary.age, summary.monetary
+    mean_spend = gamma_gamma.expected_spend(spend, x, mx)
+    cumulative = [np.zeros(len(x))] + [
+        bgnbd.expected_purchases(purchases, x, t_x, big_t, horizon=float(k))
+        for k in range(1, horizon + 1)
+    ]
+    total = np.zeros(len(x))
+    for k in range(1, horizon + 1):
+        total += (cumulative[k] - cumulative[k - 1]) * mean_spend / (1 + discount_rate) ** k
+    return total

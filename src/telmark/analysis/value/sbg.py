@@ -22,6 +22,7 @@ Marketing Science 29(1), eq. (6).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -153,3 +154,87 @@ def discounted_residual_lifetime(
     n = renewals + 1
     ratio = (beta + n - 1) / (alpha + beta + n - 1)
     return float(ratio * hyp2f1(1.0, beta + n, alpha + beta + n, 1 / (1 + discount_rate)))
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedCohort:
+    """Survivors of one cohort seen only from period ``first_period`` on.
+
+    ``survivors[i]`` is the count still active after ``first_period + i`` periods; with
+    ``first_period = 0`` it starts with the cohort size. A warehouse export holds only
+    the lines that still existed when the data begins, so an older cohort is seen from
+    its tenure at that date (it is left-truncated).
+    """
+
+    first_period: int
+    survivors: tuple[int, ...]
+
+
+def _truncated_log_likelihood(alpha: float, beta: float, cohort: ObservedCohort) -> float:
+    counts = np.asarray(cohort.survivors, dtype=float)
+    start = cohort.first_period
+    periods = np.arange(start + 1, start + len(counts))
+    churned = counts[:-1] - counts[1:]
+    base = betaln(alpha, beta)
+    log_p = betaln(alpha + 1, beta + periods - 1) - base
+    log_s_end = betaln(alpha, beta + start + len(counts) - 1) - base
+    # Conditioned on being active after ``start`` periods: subtract log S(start).
+    log_s_start = betaln(alpha, beta + start) - base
+    return float(np.sum(churned * log_p) + counts[-1] * log_s_end - counts[0] * log_s_start)
+
+
+def fit_cohorts(cohorts: Sequence[ObservedCohort]) -> SbgFit:
+    """One (alpha, beta) for several cohorts, each possibly seen from a later period.
+
+    Maximises the summed likelihood; a cohort seen from period 0 contributes exactly the
+    likelihood ``fit`` uses, so one such cohort gives ``fit``'s estimates.
+    """
+    usable = [c for c in cohorts if len(c.survivors) >= 2]
+    if not usable:
+        raise InvalidInput("no cohort has two or more survivor counts")
+    for cohort in usable:
+        if cohort.first_period < 0:
+            raise InvalidInput("a cohort cannot start before period 0")
+        if cohort.survivors[0] <= 0 or any(
+            later > earlier for earlier, later in itertools.pairwise(cohort.survivors)
+        ):
+            raise InvalidInput(
+                "survivor counts must be a non-increasing cohort",
+                details=[{"first_period": cohort.first_period, "survivors": cohort.survivors}],
+            )
+    if all(c.survivors[-1] == c.survivors[0] for c in usable):
+        raise InvalidInput("nobody churned: the churn probability cannot be estimated")
+
+    def objective(log_params: np.ndarray) -> float:
+        alpha, beta = (float(v) for v in np.exp(log_params))
+        return -sum(_truncated_log_likelihood(alpha, beta, c) for c in usable)
+
+    result = minimize(
+        objective,
+        x0=np.zeros(2),
+        method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 10_000},
+    )
+    alpha, beta = (float(v) for v in np.exp(result.x))
+    return SbgFit(
+        alpha=alpha,
+        beta=beta,
+        log_likelihood=-float(result.fun),
+        cohort_size=sum(c.survivors[0] for c in usable),
+        observed_periods=max(c.first_period + len(c.survivors) - 1 for c in usable),
+        converged=bool(result.success) and bool(np.all(np.abs(result.x) < 25)),
+    )
+
+
+def expected_remaining_periods(
+    alpha: float, beta: float, *, tenure: int, horizon: int, discount_rate: float = 0.0
+) -> float:
+    """Expected (discounted) periods still active within ``horizon`` for a line active after
+    ``tenure`` periods: sum over k of S(tenure + k) / S(tenure) / (1 + d)^k."""
+    if tenure < 0 or horizon < 1:
+        raise InvalidInput("tenure must be zero or more and the horizon at least 1")
+    if discount_rate < 0:
+        raise InvalidInput("the discount rate cannot be negative")
+    k = np.arange(1, horizon + 1)
+    log_ratio = betaln(alpha, beta + tenure + k) - betaln(alpha, beta + tenure)
+    return float(np.sum(np.exp(log_ratio) / (1 + discount_rate) ** k))

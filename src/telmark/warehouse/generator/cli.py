@@ -57,6 +57,7 @@ def generate_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Generate a synthetic province (Parquet, one folder per table) with hidden truth."""
+    from telmark.analysis.kpi import service as kpi_service
     from telmark.warehouse.connection import connect
     from telmark.warehouse.generator import generate_province
     from telmark.warehouse.importer import ImportReport, load_directory
@@ -74,16 +75,20 @@ def generate_command(
                 progress=update,
             )
             loaded: list[ImportReport] = []
+            cube_note = ""
             if load:
                 con = connect()
                 try:
                     loaded = load_directory(con=con, directory=report.out_dir, progress=update)
+                    cube_note = kpi_service.refresh_note(kpi_service.refresh_after_load(con=con))
                 finally:
                     con.disconnect()
     except DomainError as error:
         raise fail(error) from error
     if json_output:
         print_json({**asdict(report), "loaded_tables": [r.table for r in loaded]})
+        if cube_note:
+            typer.echo(cube_note, err=True)
         return
     print_table(
         f"Generated province → {report.out_dir}",
@@ -99,3 +104,4 @@ def generate_command(
             f"Loaded {len(loaded)} tables into the warehouse; run `telmark org sync` "
             "to refresh the organisation in the operational database."
         )
+        console.print(cube_note)

@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 from ibis.backends import BaseBackend
 
+from telmark.analysis.kpi import service as kpi_service
 from telmark.clikit import JsonOpt, fail, print_json, print_table, progress_bar
 from telmark.errors import DomainError
 from telmark.warehouse.connection import connect
@@ -109,11 +110,14 @@ def load_command(
                 max_errors=max_errors,
                 progress=update,
             )
+        # The KPI cube is derived from the loaded tables: rebuild it with them.
+        cube = kpi_service.refresh_after_load(con=con)
     except DomainError as error:
         _reject(error, json_output)
     finally:
         _close(con)
     _print_reports(reports, json_output)
+    typer.echo(kpi_service.refresh_note(cube), err=json_output)
 
 
 def tables_command(json_output: JsonOpt = False) -> None:

@@ -1,0 +1,1 @@
+"""KPI cube: additive measures by org unit × month × plan family × payment type."""

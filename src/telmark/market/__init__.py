@@ -1,0 +1,1 @@
+"""Market inputs: competitor offers and market share by city, shown beside own KPIs."""
