@@ -42,7 +42,6 @@ from _common import (  # noqa: E402 - the helper module sits beside this script
     update_section,
     write_json,
 )
-
 from telmark.analysis.kpi.cube import CUBE_COLUMNS, GRAIN, cube, usage_months  # noqa: E402
 from telmark.analysis.kpi.domain import MEASURES  # noqa: E402
 

@@ -29,7 +29,6 @@ from _common import (  # noqa: E402 - the helper module sits beside this script
     update_section,
     write_json,
 )
-
 from telmark.analysis.value import service  # noqa: E402
 from telmark.warehouse.connection import connect  # noqa: E402
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -28,6 +28,11 @@ from rich.table import Table
 from telmark.actor import cli_actor
 from telmark.errors import DomainError
 from telmark.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from telmark.config import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -79,17 +84,40 @@ def fail(error: DomainError) -> typer.Exit:
 
 
 @contextmanager
-def command_uow() -> Iterator[UnitOfWork]:
-    """A unit of work acting as the CLI's user; a domain error inside exits with code 2.
+def domain_errors() -> Iterator[None]:
+    """A domain error inside is reported by ``fail`` and exits with code 2.
 
     The one place a command turns a refused change into its error message, so every
     command reports problems the same way.
     """
     try:
-        with UnitOfWork(actor=cli_actor()) as uow:
-            yield uow
+        yield
     except DomainError as error:
         raise fail(error) from error
+
+
+@contextmanager
+def command_uow() -> Iterator[UnitOfWork]:
+    """A unit of work acting as the CLI's user; a domain error inside exits with code 2."""
+    with domain_errors(), UnitOfWork(actor=cli_actor()) as uow:
+        yield uow
+
+
+@contextmanager
+def command_warehouse(*, settings: Settings | None = None) -> Iterator[BaseBackend]:
+    """The configured warehouse, disconnected on exit; a domain error inside exits with code 2.
+
+    Nest ``command_uow()`` inside it when a command also needs the database, so the
+    unit of work ends before the warehouse connection closes.
+    """
+    from telmark.warehouse.connection import connect  # Ibis loads only for commands using it
+
+    con = connect(settings=settings)
+    try:
+        with domain_errors():
+            yield con
+    finally:
+        con.disconnect()
 
 
 @contextmanager

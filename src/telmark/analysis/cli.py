@@ -13,9 +13,7 @@ from telmark.analysis.propensity.cli import app as propensity_app
 from telmark.analysis.report.cli import report_command
 from telmark.analysis.schemas import MonthKpis, OverviewRead
 from telmark.analysis.value.cli import clv_app, retention_app, value_app
-from telmark.clikit import JsonOpt, console, fail, print_json, print_table
-from telmark.errors import DomainError
-from telmark.warehouse.connection import connect
+from telmark.clikit import JsonOpt, command_warehouse, console, print_json, print_table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -69,13 +67,8 @@ def print_overview(overview: OverviewRead) -> None:
 @app.command("overview")
 def overview_command(months: MonthsOpt = None, json_output: JsonOpt = False) -> None:
     """Province overview: subscribers, revenue, ARPU and port-out churn by city and month."""
-    con = connect()
-    try:
+    with command_warehouse() as con:
         overview = service.province_overview(con=con, months=months)
-    except DomainError as error:
-        raise fail(error) from error
-    finally:
-        con.disconnect()
     if json_output:
         print_json(overview)
     else:

@@ -12,14 +12,10 @@ from typing import Annotated
 
 import typer
 
-from telmark.actor import cli_actor
-from telmark.clikit import JsonOpt, command_uow, console, fail, print_json, print_table
+from telmark.clikit import JsonOpt, command_uow, command_warehouse, console, print_json, print_table
 from telmark.customers import service
 from telmark.customers.domain import Lookup, SearchBy, parse_msisdn
-from telmark.customers.schemas import Customer360
-from telmark.errors import DomainError
-from telmark.uow import UnitOfWork
-from telmark.warehouse.connection import connect
+from telmark.customers.schemas import ChurnSection, Customer360, ValueSection
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,6 +27,10 @@ UnmaskOpt = Annotated[
 
 def _yuan(fen: int | None) -> str:
     return "-" if fen is None else f"{fen / 100:,.2f}"
+
+
+def _not_computed(section: ValueSection | ChurnSection) -> str:
+    return f"{section.state}: run `{section.command}`"
 
 
 def print_360(view: Customer360) -> None:
@@ -69,14 +69,14 @@ def print_360(view: Customer360) -> None:
         ("value", f"{value.value_tier}, RFM {value.rfm_score}, "
                   f"decayed {_yuan(value.decayed_value_fen)}, CLV {_yuan(value.clv_fen)}")
         if value
-        else ("value", f"{view.value.state}: run `{view.value.command}`")
+        else ("value", _not_computed(view.value))
     )  # fmt: skip
     churn = view.churn.score
     facts.append(
         ("churn risk", f"{churn.risk_band}, p = {churn.churn_probability:.3f}, "
                        f"decile {churn.risk_decile} (model v{churn.model_version})")
         if churn
-        else ("churn risk", f"{view.churn.state}: run `{view.churn.command}`")
+        else ("churn risk", _not_computed(view.churn))
     )  # fmt: skip
     masked = " (personal data masked)" if i.masked else ""
     print_table(f"Subscriber {view.subscriber_id} as of {view.data_date}{masked}",
@@ -127,14 +127,8 @@ def show_command(
     json_output: JsonOpt = False,
 ) -> None:
     """One subscriber's 360 view: identity, plan, usage, value, churn risk, orders, tickets."""
-    con = connect()
-    try:
-        with command_uow() as uow:
-            view = service.customer_360(
-                con=con, uow=uow, subscriber_id=subscriber_id, unmask=unmask
-            )
-    finally:
-        con.disconnect()
+    with command_warehouse() as con, command_uow() as uow:
+        view = service.customer_360(con=con, uow=uow, subscriber_id=subscriber_id, unmask=unmask)
     if json_output:
         print_json(view)
     else:
@@ -148,15 +142,9 @@ def find_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Subscribers with this mobile number (the lookup is recorded in the audit trail)."""
-    con = connect()
-    try:
+    with command_warehouse() as con, command_uow() as uow:
         lookup = Lookup(SearchBy.MSISDN, parse_msisdn(msisdn))
-        with UnitOfWork(actor=cli_actor()) as uow:
-            found = service.find_customers(con=con, uow=uow, lookup=lookup, unmask=unmask)
-    except DomainError as error:
-        raise fail(error) from error
-    finally:
-        con.disconnect()
+        found = service.find_customers(con=con, uow=uow, lookup=lookup, unmask=unmask)
     if json_output:
         print_json(found)
         return

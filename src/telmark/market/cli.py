@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 
@@ -16,6 +16,7 @@ from telmark.clikit import JsonOpt, command_uow, console, print_json, print_tabl
 from telmark.market import service
 from telmark.market.domain import Competitor
 from telmark.market.schemas import ImportReport, OfferCreate, OfferRead, ShareCreate, ShareRead
+from telmark.uow import UnitOfWork
 
 app = typer.Typer(no_args_is_help=True)
 offers_app = typer.Typer(no_args_is_help=True, help="Competitor offers.")
@@ -59,14 +60,30 @@ def _shares_table(title: str, shares: list[ShareRead]) -> None:
     )  # fmt: skip
 
 
-def _report(report: ImportReport, json_output: bool) -> None:
+class _Importer(Protocol):
+    def __call__(
+        self, *, uow: UnitOfWork, data: bytes, file_name: str, encoding: str = ...
+    ) -> ImportReport: ...
+
+
+def _done(result: object, json_output: bool, message: str) -> None:
+    """Print ``result`` as JSON, or ``message``."""
     if json_output:
-        print_json(report)
+        print_json(result)
     else:
-        console.print(
-            f"imported {report.file_name} ({report.encoding}): {report.rows} rows, "
-            f"{report.added} added"
-        )
+        console.print(message)
+
+
+def _import(importer: _Importer, file: Path, encoding: str, json_output: bool) -> None:
+    """Run ``importer`` (``service.import_offers`` or ``import_shares``) on ``file``."""
+    with command_uow() as uow:
+        report = importer(uow=uow, data=file.read_bytes(), file_name=file.name, encoding=encoding)
+    _done(
+        report,
+        json_output,
+        f"imported {report.file_name} ({report.encoding}): {report.rows} rows, "
+        f"{report.added} added",
+    )
 
 
 @offers_app.command("list")
@@ -123,10 +140,7 @@ def offers_add(
                 source=source,
             ),
         )
-    if json_output:
-        print_json(offer)
-    else:
-        console.print(f"recorded offer {offer.id}: {offer.competitor} {offer.name}")
+    _done(offer, json_output, f"recorded offer {offer.id}: {offer.competitor} {offer.name}")
 
 
 @offers_app.command("import")
@@ -134,11 +148,7 @@ def offers_import(
     file: FileArg, encoding: EncodingOpt = "auto", json_output: JsonOpt = False
 ) -> None:
     """Import offers from CSV (see docs/user-guide.md for the columns): all rows or none."""
-    with command_uow() as uow:
-        report = service.import_offers(
-            uow=uow, data=file.read_bytes(), file_name=file.name, encoding=encoding
-        )
-    _report(report, json_output)
+    _import(service.import_offers, file, encoding, json_output)
 
 
 @offers_app.command("delete")
@@ -146,10 +156,7 @@ def offers_delete(offer_id: int, json_output: JsonOpt = False) -> None:
     """Delete offer OFFER_ID (the audit trail keeps its values)."""
     with command_uow() as uow:
         deleted = service.delete_offer(uow=uow, offer_id=offer_id)
-    if json_output:
-        print_json(deleted)
-    else:
-        console.print(f"deleted offer {deleted.id} ({deleted.competitor} {deleted.name})")
+    _done(deleted, json_output, f"deleted offer {deleted.id} ({deleted.competitor} {deleted.name})")
 
 
 @shares_app.command("list")
@@ -202,10 +209,8 @@ def shares_add(
                 source=source,
             ),
         )
-    if json_output:
-        print_json(share)
-    else:
-        console.print(f"recorded share entry {share.id}: {share.org_code} {share.month:%Y-%m}")
+    message = f"recorded share entry {share.id}: {share.org_code} {share.month:%Y-%m}"
+    _done(share, json_output, message)
 
 
 @shares_app.command("import")
@@ -213,11 +218,7 @@ def shares_import(
     file: FileArg, encoding: EncodingOpt = "auto", json_output: JsonOpt = False
 ) -> None:
     """Import shares from CSV (org_code,month,competitor,share_bp|subscribers): all or none."""
-    with command_uow() as uow:
-        report = service.import_shares(
-            uow=uow, data=file.read_bytes(), file_name=file.name, encoding=encoding
-        )
-    _report(report, json_output)
+    _import(service.import_shares, file, encoding, json_output)
 
 
 @shares_app.command("delete")
@@ -225,7 +226,4 @@ def shares_delete(share_id: int, json_output: JsonOpt = False) -> None:
     """Delete share entry SHARE_ID."""
     with command_uow() as uow:
         deleted = service.delete_share(uow=uow, share_id=share_id)
-    if json_output:
-        print_json(deleted)
-    else:
-        console.print(f"deleted share entry {deleted.id}")
+    _done(deleted, json_output, f"deleted share entry {deleted.id}")

@@ -152,6 +152,27 @@ def _form_errors(error: DomainError | ValidationError) -> list[str]:
     return listed or [error.message]
 
 
+def _refused(
+    request: Request,
+    templates: ConsoleTemplates,
+    locale: str,
+    principal: Principal,
+    uow: UnitOfWork,
+    con: Any,
+    error: DomainError | ValidationError,
+    *,
+    org_code: str = "",
+    form: dict[str, Any] | None = None,
+) -> Response:
+    """Roll back and re-render the page (of ``org_code``'s city unless unknown) with 422."""
+    uow.rollback()
+    city = org_code if org_code and not isinstance(error, NotFound) else None
+    return _render(
+        request, templates, locale, principal, uow, con, city,
+        errors=_form_errors(error), form=form, status_code=422,
+    )  # fmt: skip
+
+
 @router.post("/market/offers", response_class=HTMLResponse)
 def add_offer(
     request: Request,
@@ -193,12 +214,9 @@ def add_offer(
         )
         created = service.add_offer(uow=uow, offer=offer)
     except (DomainError, ValidationError) as error:
-        uow.rollback()
-        city = org_code if org_code and not isinstance(error, NotFound) else None
-        return _render(
-            request, templates, locale, principal, uow, con, city,
-            errors=_form_errors(error), form=form, status_code=422,
-        )  # fmt: skip
+        return _refused(
+            request, templates, locale, principal, uow, con, error, org_code=org_code, form=form
+        )
     return _back(org_code or service.default_city(uow=uow) or created.org_code, "offer")
 
 
@@ -256,12 +274,9 @@ def add_share(
         )
         service.add_share(uow=uow, share=share)
     except (DomainError, ValidationError) as error:
-        uow.rollback()
-        city = org_code if org_code and not isinstance(error, NotFound) else None
-        return _render(
-            request, templates, locale, principal, uow, con, city,
-            errors=_form_errors(error), form=form, status_code=422,
-        )  # fmt: skip
+        return _refused(
+            request, templates, locale, principal, uow, con, error, org_code=org_code, form=form
+        )
     return _back(org_code, "share")
 
 
@@ -288,14 +303,8 @@ def import_file(
     try:
         data = read_upload(file)
         name = file.filename or f"{kind}.csv"
-        if kind == "shares":
-            service.import_shares(uow=uow, data=data, file_name=name, encoding=encoding)
-        else:
-            service.import_offers(uow=uow, data=data, file_name=name, encoding=encoding)
+        importer = service.import_shares if kind == "shares" else service.import_offers
+        importer(uow=uow, data=data, file_name=name, encoding=encoding)
     except DomainError as error:
-        uow.rollback()
-        return _render(
-            request, templates, locale, principal, uow, con, None,
-            errors=_form_errors(error), status_code=422,
-        )  # fmt: skip
+        return _refused(request, templates, locale, principal, uow, con, error)
     return _back(service.default_city(uow=uow) or "", "imported")

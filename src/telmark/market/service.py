@@ -15,13 +15,14 @@ import codecs
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from datetime import date
+from typing import TypeVar
 
 import ibis
 from ibis.backends import BaseBackend
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from telmark.analysis import service as analysis_service
 from telmark.analysis.schemas import MonthKpis
@@ -60,9 +61,13 @@ from telmark.org.domain import OrgKind
 from telmark.org.models import OrgUnit
 from telmark.org.scope import visible
 from telmark.uow import UnitOfWork
+from telmark.warehouse.importer.report import Problem as RowProblem
 
 MAX_PROBLEMS = 200
 OWN = "own"
+
+_Entry = TypeVar("_Entry", CompetitorOffer, MarketShare)
+_Spec = TypeVar("_Spec", OfferSpec, ShareSpec)
 
 
 # --- scope -----------------------------------------------------------------------------------
@@ -133,6 +138,25 @@ def default_city(*, uow: UnitOfWork) -> str | None:
     return cities[0].code if cities else None
 
 
+def _readable_entries(uow: UnitOfWork, model: type[_Entry]) -> Select[_Entry]:
+    """Entries of ``model`` whose unit the actor may read."""
+    return select(model).join(OrgUnit, OrgUnit.code == model.org_code).where(_readable(uow))
+
+
+def _readable_entry(uow: UnitOfWork, model: type[_Entry], entry_id: int, label: str) -> _Entry:
+    row = uow.session.scalar(_readable_entries(uow, model).where(model.id == entry_id))
+    if row is None:
+        raise NotFound(f"{label} {entry_id} not found")
+    return row
+
+
+def _delete_entry(uow: UnitOfWork, row: _Entry, kinds: tuple[OrgKind, ...]) -> None:
+    """Delete an entry of a unit within the actor's scope; the audit trail keeps its values."""
+    _writable_unit(uow, row.org_code, kinds)
+    uow.session.delete(row)
+    uow.commit()
+
+
 def _lock_city(uow: UnitOfWork, code: str) -> None:
     # Serialises share changes of one city, so two concurrent adds cannot both pass
     # the 100% check (SQLite serialises writers anyway; FOR UPDATE is ignored there).
@@ -168,22 +192,9 @@ def _offer_spec(offer: OfferCreate, province_code: str) -> OfferSpec:
     return offer_from_text(text, province_code=province_code)
 
 
-def _new_offer(spec: OfferSpec, created_by: str) -> CompetitorOffer:
-    return CompetitorOffer(
-        org_code=spec.org_code,
-        competitor=spec.competitor,
-        name=spec.name,
-        monthly_fee_fen=spec.monthly_fee_fen,
-        data_mb=spec.data_mb,
-        voice_min=spec.voice_min,
-        is_5g=spec.is_5g,
-        launched_on=spec.launched_on,
-        withdrawn_on=spec.withdrawn_on,
-        notes=spec.notes,
-        source=spec.source,
-        created_at=utcnow(),
-        created_by=created_by,
-    )
+def _new_entry(model: type[_Entry], spec: OfferSpec | ShareSpec, created_by: str) -> _Entry:
+    """A new row of ``model`` holding ``spec`` (its fields are the table's columns)."""
+    return model(**asdict(spec), created_at=utcnow(), created_by=created_by)
 
 
 _OFFER_KINDS = (OrgKind.CITY, OrgKind.PROVINCE)
@@ -194,7 +205,7 @@ def add_offer(*, uow: UnitOfWork, offer: OfferCreate) -> OfferRead:
     province = _province(uow)
     spec = _offer_spec(offer, province.code)
     _writable_unit(uow, spec.org_code, _OFFER_KINDS)
-    row = _new_offer(spec, uow.actor.username)
+    row = _new_entry(CompetitorOffer, spec, uow.actor.username)
     uow.session.add(row)
     uow.commit()
     return _offer_read(row, province.code)
@@ -209,11 +220,7 @@ def list_offers(
 ) -> list[OfferRead]:
     """Offers the actor may read, cheapest first; ``city``: that city's and province-wide."""
     province = _province(uow)
-    stmt = (
-        select(CompetitorOffer)
-        .join(OrgUnit, OrgUnit.code == CompetitorOffer.org_code)
-        .where(_readable(uow))
-    )
+    stmt = _readable_entries(uow, CompetitorOffer)
     if city:
         readable_city(uow=uow, code=city)
         stmt = stmt.where(CompetitorOffer.org_code.in_([city, province.code]))
@@ -228,29 +235,18 @@ def list_offers(
     return [_offer_read(row, province.code) for row in uow.session.scalars(stmt)]
 
 
-def _readable_offer(uow: UnitOfWork, offer_id: int) -> CompetitorOffer:
-    row = uow.session.scalar(
-        select(CompetitorOffer)
-        .join(OrgUnit, OrgUnit.code == CompetitorOffer.org_code)
-        .where(CompetitorOffer.id == offer_id, _readable(uow))
-    )
-    if row is None:
-        raise NotFound(f"offer {offer_id} not found")
-    return row
-
-
 def get_offer(*, uow: UnitOfWork, offer_id: int) -> OfferRead:
     """One offer the actor may read (NotFound otherwise)."""
-    return _offer_read(_readable_offer(uow, offer_id), _province(uow).code)
+    return _offer_read(
+        _readable_entry(uow, CompetitorOffer, offer_id, "offer"), _province(uow).code
+    )
 
 
 def delete_offer(*, uow: UnitOfWork, offer_id: int) -> OfferRead:
     """Delete an offer of a unit within the actor's scope; the audit trail keeps its values."""
-    row = _readable_offer(uow, offer_id)
-    _writable_unit(uow, row.org_code, _OFFER_KINDS)
+    row = _readable_entry(uow, CompetitorOffer, offer_id, "offer")
     shown = _offer_read(row, _province(uow).code)
-    uow.session.delete(row)
-    uow.commit()
+    _delete_entry(uow, row, _OFFER_KINDS)
     return shown
 
 
@@ -258,18 +254,7 @@ def delete_offer(*, uow: UnitOfWork, offer_id: int) -> OfferRead:
 
 
 def _share_read(row: MarketShare) -> ShareRead:
-    return ShareRead(
-        id=row.id,
-        org_code=row.org_code,
-        month=row.month,
-        competitor=row.competitor,
-        share_bp=row.share_bp,
-        subscribers=row.subscribers,
-        notes=row.notes,
-        source=row.source,
-        created_at=row.created_at,
-        created_by=row.created_by,
-    )
+    return ShareRead.model_validate(row, from_attributes=True)
 
 
 def _spec_of(row: MarketShare) -> ShareSpec:
@@ -313,26 +298,12 @@ def _check_new_shares(uow: UnitOfWork, specs: Sequence[ShareSpec]) -> None:
         check_city_month([*existing, *new])
 
 
-def _new_share(spec: ShareSpec, created_by: str) -> MarketShare:
-    return MarketShare(
-        org_code=spec.org_code,
-        month=spec.month,
-        competitor=spec.competitor,
-        share_bp=spec.share_bp,
-        subscribers=spec.subscribers,
-        notes=spec.notes,
-        source=spec.source,
-        created_at=utcnow(),
-        created_by=created_by,
-    )
-
-
 def add_share(*, uow: UnitOfWork, share: ShareCreate) -> ShareRead:
     """Record one competitor's share (or subscriber estimate) of a city in a month."""
     spec = _share_spec(share)
     _writable_unit(uow, spec.org_code, (OrgKind.CITY,))
     _check_new_shares(uow, [spec])
-    row = _new_share(spec, uow.actor.username)
+    row = _new_entry(MarketShare, spec, uow.actor.username)
     uow.session.add(row)
     uow.commit()
     return _share_read(row)
@@ -346,11 +317,7 @@ def list_shares(
     month_to: date | None = None,
 ) -> list[ShareRead]:
     """Share entries the actor may read, by city, month and competitor."""
-    stmt = (
-        select(MarketShare)
-        .join(OrgUnit, OrgUnit.code == MarketShare.org_code)
-        .where(_readable(uow))
-    )
+    stmt = _readable_entries(uow, MarketShare)
     if city:
         readable_city(uow=uow, code=city)
         stmt = stmt.where(MarketShare.org_code == city)
@@ -362,51 +329,20 @@ def list_shares(
     return [_share_read(row) for row in uow.session.scalars(stmt)]
 
 
-def _readable_share(uow: UnitOfWork, share_id: int) -> MarketShare:
-    row = uow.session.scalar(
-        select(MarketShare)
-        .join(OrgUnit, OrgUnit.code == MarketShare.org_code)
-        .where(MarketShare.id == share_id, _readable(uow))
-    )
-    if row is None:
-        raise NotFound(f"share entry {share_id} not found")
-    return row
-
-
 def get_share(*, uow: UnitOfWork, share_id: int) -> ShareRead:
     """One share entry the actor may read (NotFound otherwise)."""
-    return _share_read(_readable_share(uow, share_id))
+    return _share_read(_readable_entry(uow, MarketShare, share_id, "share entry"))
 
 
 def delete_share(*, uow: UnitOfWork, share_id: int) -> ShareRead:
     """Delete a share entry of a city within the actor's scope (audited)."""
-    row = _readable_share(uow, share_id)
-    _writable_unit(uow, row.org_code, (OrgKind.CITY,))
+    row = _readable_entry(uow, MarketShare, share_id, "share entry")
     shown = _share_read(row)
-    uow.session.delete(row)
-    uow.commit()
+    _delete_entry(uow, row, (OrgKind.CITY,))
     return shown
 
 
 # --- imports ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    file: str
-    row: int | str | None  # the header is row 1; "header" for header problems
-    column: str | None
-    value: str | None
-    reason: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "row": self.row,
-            "column": self.column,
-            "value": self.value,
-            "reason": self.reason,
-        }
 
 
 class MarketFileRejected(InvalidInput):
@@ -512,6 +448,53 @@ def _scope_problem(
     return None
 
 
+def _checked_rows(
+    uow: UnitOfWork,
+    file: str,
+    rows: Sequence[tuple[int, dict[str, str]]],
+    *,
+    parse: Callable[[dict[str, str]], _Spec],
+    kinds: tuple[OrgKind, ...],
+    check: Callable[[int, _Spec], RowProblem | None] = lambda _number, _spec: None,
+) -> list[tuple[int, _Spec]]:
+    """Each row parsed, its unit checked against the scope, then ``check``; all or none."""
+    problems: list[RowProblem] = []
+    specs: list[tuple[int, _Spec]] = []
+    checked: dict[str, RowProblem | None] = {}
+    for number, values in rows:
+        try:
+            spec = parse(values)
+        except MarketInputInvalid as invalid:
+            problems += [
+                RowProblem(file, number, p.column, p.value, p.reason) for p in invalid.problems
+            ]
+            continue
+        if spec.org_code not in checked:
+            checked[spec.org_code] = _scope_problem(uow, file, number, spec.org_code, kinds)
+        scope = checked[spec.org_code]
+        problem = check(number, spec) if scope is None else replace(scope, row=number)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        specs.append((number, spec))
+    _reject(file, problems)
+    return specs
+
+
+def _imported(
+    uow: UnitOfWork,
+    rows: Sequence[CompetitorOffer | MarketShare],
+    *,
+    file: str,
+    encoding: str,
+    total: int,
+) -> ImportReport:
+    """Add the checked rows and commit."""
+    uow.session.add_all(rows)
+    uow.commit()
+    return ImportReport(file_name=file, encoding=encoding, rows=total, added=len(rows))
+
+
 def import_offers(
     *, uow: UnitOfWork, data: bytes, file_name: str, encoding: str = "auto"
 ) -> ImportReport:
@@ -520,34 +503,12 @@ def import_offers(
     used, rows = _rows(
         data, file=file_name, encoding=encoding, columns=OFFER_COLUMNS, required=OFFER_REQUIRED
     )
-    problems: list[RowProblem] = []
-    specs: list[OfferSpec] = []
-    checked: dict[str, RowProblem | None] = {}
-    for number, values in rows:
-        try:
-            spec = offer_from_text(values, province_code=province)
-        except MarketInputInvalid as invalid:
-            problems += [
-                RowProblem(file_name, number, p.column, p.value, p.reason) for p in invalid.problems
-            ]
-            continue
-        if spec.org_code not in checked:
-            checked[spec.org_code] = _scope_problem(
-                uow, file_name, number, spec.org_code, _OFFER_KINDS
-            )
-        problem = checked[spec.org_code]
-        if problem is not None:
-            problems.append(RowProblem(file_name, number, *_tail(problem)))
-        specs.append(spec)
-    _reject(file_name, problems)
-    for spec in specs:
-        uow.session.add(_new_offer(spec, uow.actor.username))
-    uow.commit()
-    return ImportReport(file_name=file_name, encoding=used, rows=len(rows), added=len(specs))
-
-
-def _tail(problem: RowProblem) -> tuple[str | None, str | None, str]:
-    return problem.column, problem.value, problem.reason
+    specs = _checked_rows(
+        uow, file_name, rows,
+        parse=lambda values: offer_from_text(values, province_code=province), kinds=_OFFER_KINDS,
+    )  # fmt: skip
+    added = [_new_entry(CompetitorOffer, spec, uow.actor.username) for _, spec in specs]
+    return _imported(uow, added, file=file_name, encoding=used, total=len(rows))
 
 
 def import_shares(
@@ -557,33 +518,19 @@ def import_shares(
     used, rows = _rows(
         data, file=file_name, encoding=encoding, columns=SHARE_COLUMNS, required=SHARE_REQUIRED
     )
-    problems: list[RowProblem] = []
-    specs: list[tuple[int, ShareSpec]] = []
-    checked: dict[str, RowProblem | None] = {}
     seen: dict[tuple[str, date, Competitor], int] = {}
-    for number, values in rows:
-        try:
-            spec = share_from_text(values)
-        except MarketInputInvalid as invalid:
-            problems += [
-                RowProblem(file_name, number, p.column, p.value, p.reason) for p in invalid.problems
-            ]
-            continue
-        if spec.org_code not in checked:
-            checked[spec.org_code] = _scope_problem(
-                uow, file_name, number, spec.org_code, (OrgKind.CITY,)
-            )
-        problem = checked[spec.org_code]
-        if problem is not None:
-            problems.append(RowProblem(file_name, number, *_tail(problem)))
-            continue
+
+    def once(number: int, spec: ShareSpec) -> RowProblem | None:
         if spec.key in seen:
             reason = f"the same city, month and competitor as row {seen[spec.key]}"
-            problems.append(RowProblem(file_name, number, "competitor", spec.competitor, reason))
-            continue
+            return RowProblem(file_name, number, "competitor", spec.competitor, reason)
         seen[spec.key] = number
-        specs.append((number, spec))
-    _reject(file_name, problems)
+        return None
+
+    specs = _checked_rows(
+        uow, file_name, rows, parse=share_from_text, kinds=(OrgKind.CITY,), check=once
+    )
+    problems: list[RowProblem] = []
     by_month: dict[tuple[str, date], list[tuple[int, ShareSpec]]] = defaultdict(list)
     for number, spec in specs:
         by_month[(spec.org_code, spec.month)].append((number, spec))
@@ -597,10 +544,8 @@ def import_shares(
                            f"(rows {rows_of})")
             )  # fmt: skip
     _reject(file_name, problems)
-    for _, spec in specs:
-        uow.session.add(_new_share(spec, uow.actor.username))
-    uow.commit()
-    return ImportReport(file_name=file_name, encoding=used, rows=len(rows), added=len(specs))
+    added = [_new_entry(MarketShare, spec, uow.actor.username) for _, spec in specs]
+    return _imported(uow, added, file=file_name, encoding=used, total=len(rows))
 
 
 # --- the market view -------------------------------------------------------------------------
@@ -629,15 +574,7 @@ def own_plans(*, con: BaseBackend, as_of: date) -> list[OwnPlan]:
 
 
 def _plan_read(plan: OwnPlan) -> OwnPlanRead:
-    return OwnPlanRead(
-        product_id=plan.product_id,
-        name=plan.name,
-        family=plan.family,
-        monthly_fee_fen=plan.monthly_fee_fen,
-        data_mb=plan.data_mb,
-        voice_min=plan.voice_min,
-        is_5g=plan.is_5g,
-    )
+    return OwnPlanRead.model_validate(plan, from_attributes=True)
 
 
 def share_series(

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from telmark.clikit import JsonOpt, console, fail, print_json, print_table
+from telmark.clikit import JsonOpt, command_warehouse, console, fail, print_json, print_table
 from telmark.errors import DomainError
 from telmark.org import service
 from telmark.uow import UnitOfWork
-from telmark.warehouse.connection import connect
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -18,11 +17,8 @@ app = typer.Typer(no_args_is_help=True)
 @app.command()
 def sync(json_output: JsonOpt = False) -> None:
     """Load org units and staff from the warehouse into the operational database."""
-    try:
-        with UnitOfWork() as uow:
-            report = service.sync_from_warehouse(uow=uow, con=connect())
-    except DomainError as error:
-        raise fail(error) from error
+    with command_warehouse() as con, UnitOfWork() as uow:
+        report = service.sync_from_warehouse(uow=uow, con=con)
     if json_output:
         print_json(report)
     else:

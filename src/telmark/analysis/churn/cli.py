@@ -11,9 +11,8 @@ import typer
 
 from telmark.analysis.churn import service
 from telmark.analysis.churn.schemas import ChurnModelRead
-from telmark.clikit import JsonOpt, command_uow, console, print_json, print_table
+from telmark.clikit import JsonOpt, command_uow, command_warehouse, console, print_json, print_table
 from telmark.config import get_settings
-from telmark.warehouse.connection import connect
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -65,14 +64,10 @@ def train_command(
 ) -> None:
     """Train a new version on the second-to-last month and make it the active model."""
     settings = get_settings()
-    con = connect(settings=settings)
-    try:
-        with command_uow() as uow:
-            model = service.train_model(
-                uow=uow, con=con, models_dir=service.models_dir(settings.data_dir), seed=seed
-            )
-    finally:
-        con.disconnect()
+    with command_warehouse(settings=settings) as con, command_uow() as uow:
+        model = service.train_model(
+            uow=uow, con=con, models_dir=service.models_dir(settings.data_dir), seed=seed
+        )
     if json_output:
         print_json(model)
     else:
@@ -87,12 +82,8 @@ def score_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Score every line active at the end of the latest month into the churn_scores table."""
-    con = connect()
-    try:
-        with command_uow() as uow:
-            run = service.score(uow=uow, con=con, version=version)
-    finally:
-        con.disconnect()
+    with command_warehouse() as con, command_uow() as uow:
+        run = service.score(uow=uow, con=con, version=version)
     if json_output:
         print_json(run)
         return

@@ -6,6 +6,7 @@ thousands of lines) they take seconds; for millions of lines use the CLI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -199,6 +200,24 @@ def _failed(
     )  # fmt: skip
 
 
+def _run(
+    request: Request,
+    templates: ConsoleTemplates,
+    locale: str,
+    principal: Principal,
+    uow: UnitOfWork,
+    con: BaseBackend,
+    action: Callable[[], object],
+    done: str,
+) -> Response:
+    """Run ``action``: back to the page with the ``done`` message, or the page with the error."""
+    try:
+        action()
+    except DomainError as error:
+        return _failed(request, templates, locale, principal, uow, con, error)
+    return RedirectResponse(f"{PAGE}?done={done}", status_code=303)
+
+
 @router.post(f"{PAGE}/train", response_class=HTMLResponse)
 def train(
     request: Request,
@@ -210,11 +229,11 @@ def train(
     locale: LocaleDep,
 ) -> Response:
     """Train a new version (synchronously) and show it."""
-    try:
-        service.train_model(uow=uow, con=con, models_dir=service.models_dir(settings.data_dir))
-    except DomainError as error:
-        return _failed(request, templates, locale, principal, uow, con, error)
-    return RedirectResponse(f"{PAGE}?done=trained", status_code=303)
+    models_dir = service.models_dir(settings.data_dir)
+    return _run(
+        request, templates, locale, principal, uow, con,
+        lambda: service.train_model(uow=uow, con=con, models_dir=models_dir), "trained",
+    )  # fmt: skip
 
 
 @router.post(f"{PAGE}/score", response_class=HTMLResponse)
@@ -227,11 +246,10 @@ def score(
     locale: LocaleDep,
 ) -> Response:
     """Score every active line with the active model."""
-    try:
-        service.score(uow=uow, con=con)
-    except DomainError as error:
-        return _failed(request, templates, locale, principal, uow, con, error)
-    return RedirectResponse(f"{PAGE}?done=scored", status_code=303)
+    return _run(
+        request, templates, locale, principal, uow, con,
+        lambda: service.score(uow=uow, con=con), "scored",
+    )  # fmt: skip
 
 
 @router.post(f"{PAGE}/models/{{version}}/activate", response_class=HTMLResponse)
@@ -245,8 +263,7 @@ def activate(
     locale: LocaleDep,
 ) -> Response:
     """Make a retired version the active one."""
-    try:
-        service.activate(uow=uow, version=version)
-    except DomainError as error:
-        return _failed(request, templates, locale, principal, uow, con, error)
-    return RedirectResponse(f"{PAGE}?done=activated", status_code=303)
+    return _run(
+        request, templates, locale, principal, uow, con,
+        lambda: service.activate(uow=uow, version=version), "activated",
+    )  # fmt: skip

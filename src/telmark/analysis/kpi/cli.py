@@ -10,9 +10,7 @@ import typer
 from telmark.analysis.kpi import service
 from telmark.analysis.kpi.domain import KPIS, kpi_value
 from telmark.analysis.kpi.schemas import KpiPoint, KpiRead
-from telmark.clikit import JsonOpt, console, fail, print_json, print_table
-from telmark.errors import DomainError
-from telmark.warehouse.connection import connect
+from telmark.clikit import JsonOpt, command_warehouse, console, print_json, print_table
 
 app = typer.Typer(no_args_is_help=True, help="KPI cube by org unit, month, plan family, payment.")
 
@@ -73,13 +71,8 @@ def print_kpis(read: KpiRead) -> None:
 @app.command("refresh")
 def refresh_command(json_output: JsonOpt = False) -> None:
     """Rebuild the ``kpi_cube`` warehouse table from the loaded data."""
-    con = connect()
-    try:
+    with command_warehouse() as con:
         result = service.refresh_cube(con=con)
-    except DomainError as error:
-        raise fail(error) from error
-    finally:
-        con.disconnect()
     if json_output:
         print_json(result)
         return
@@ -101,15 +94,10 @@ def show_command(
     json_output: JsonOpt = False,
 ) -> None:
     """A unit's KPIs by month with MoM/YoY and its children in the latest month."""
-    con = connect()
-    try:
+    with command_warehouse() as con:
         read = service.unit_kpis(
             con=con, unit=unit, months=months, plan_family=plan_family, payment_type=payment_type
         )
-    except DomainError as error:
-        raise fail(error) from error
-    finally:
-        con.disconnect()
     if json_output:
         print_json(read)
     else:
@@ -125,13 +113,8 @@ def month_command(
     json_output: JsonOpt = False,
 ) -> None:
     """One unit's KPIs in one month with MoM/YoY and its rank among its siblings."""
-    con = connect()
-    try:
+    with command_warehouse() as con:
         read = service.unit_month(con=con, unit=unit, month=month.date() if month else None)
-    except DomainError as error:
-        raise fail(error) from error
-    finally:
-        con.disconnect()
     if json_output:
         print_json(read)
         return

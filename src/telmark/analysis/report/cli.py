@@ -12,9 +12,8 @@ from telmark.analysis.report.build import build_report
 from telmark.analysis.report.pages import document_html
 from telmark.analysis.report.schemas import ReportRead
 from telmark.analysis.report.service import ReportFormat
-from telmark.clikit import JsonOpt, command_uow, console, print_json, print_table
+from telmark.clikit import JsonOpt, command_uow, command_warehouse, console, print_json, print_table
 from telmark.config import get_settings
-from telmark.warehouse.connection import connect
 from telmark.web.i18n import normalize_locale
 
 
@@ -66,20 +65,16 @@ def report_command(
                             {f.value for f in ReportFormat} else None)  # fmt: skip
     if fmt is not None and out is None:
         raise typer.BadParameter("--format needs --out FILE", param_hint="--out")
-    con = connect()
-    try:
-        with command_uow() as uow:
-            first = service.month_param(month)
-            if fmt in (ReportFormat.XLSX, ReportFormat.PDF):
-                report, data = service.export_report(
-                    uow=uow, con=con, ranking_con=con, city=city, month=first,
-                    fmt=fmt, locale=language,
-                )  # fmt: skip
-            else:
-                report = build_report(uow=uow, con=con, ranking_con=con, city=city, month=first)
-                data = document_html(report, locale=language).encode() if fmt else b""
-    finally:
-        con.disconnect()
+    with command_warehouse() as con, command_uow() as uow:
+        first = service.month_param(month)
+        if fmt in (ReportFormat.XLSX, ReportFormat.PDF):
+            report, data = service.export_report(
+                uow=uow, con=con, ranking_con=con, city=city, month=first,
+                fmt=fmt, locale=language,
+            )  # fmt: skip
+        else:
+            report = build_report(uow=uow, con=con, ranking_con=con, city=city, month=first)
+            data = document_html(report, locale=language).encode() if fmt else b""
     if out is not None and fmt is not None:
         out.write_bytes(data)
     if json_output:

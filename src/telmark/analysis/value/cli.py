@@ -12,9 +12,14 @@ from telmark.analysis.value import service
 from telmark.analysis.value.cohorts import DEFAULT_COHORT_MONTHS
 from telmark.analysis.value.decay import DEFAULT_HALF_LIFE_MONTHS
 from telmark.analysis.value.schemas import CohortsRead, TierCount, ValueRefreshRead
-from telmark.clikit import JsonOpt, console, fail, print_json, print_table
-from telmark.errors import DomainError
-from telmark.warehouse.connection import connect
+from telmark.clikit import (
+    JsonOpt,
+    command_warehouse,
+    console,
+    domain_errors,
+    print_json,
+    print_table,
+)
 
 retention_app = typer.Typer(no_args_is_help=True, help="Contract retention (sBG model).")
 clv_app = typer.Typer(no_args_is_help=True, help="Customer lifetime value (BG/NBD + Gamma-Gamma).")
@@ -88,23 +93,16 @@ def retention_fit_command(
     if from_warehouse == (survivors is not None):
         raise typer.BadParameter("give either --survivors or --from-warehouse")
     if from_warehouse:
-        con = connect()
-        try:
+        with command_warehouse() as con:
             read = service.retention_cohorts(con=con, cohort_months=cohort_months)
-        except DomainError as error:
-            raise fail(error) from error
-        finally:
-            con.disconnect()
         if json_output:
             print_json(read)
         else:
             print_cohorts(read)
         return
     assert survivors is not None
-    try:
+    with domain_errors():
         fitted = service.fit_retention(survivors=_parse_survivors(survivors), periods=periods)
-    except DomainError as error:
-        raise fail(error) from error
     if json_output:
         print_json(fitted)
         return
@@ -146,7 +144,7 @@ def clv_fit_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Fit BG/NBD + Gamma-Gamma; per-customer expected purchases, spend and CLV."""
-    try:
+    with domain_errors():
         frame = service.read_transactions(
             transactions, name=str(transactions), customer=customer, date_column=date, value=value
         )
@@ -160,8 +158,6 @@ def clv_fit_command(
             horizon=horizon,
             discount_rate=discount_rate,
         )
-    except DomainError as error:
-        raise fail(error) from error
     if json_output:
         print_json(fitted)
         return
@@ -253,8 +249,7 @@ def value_refresh_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Recompute RFM tiers, decayed value and CLV of every line into ``customer_value``."""
-    con = connect()
-    try:
+    with command_warehouse() as con:
         read = service.refresh_customer_value(
             con=con,
             half_life_months=half_life_months,
@@ -262,10 +257,6 @@ def value_refresh_command(
             discount_rate=discount_rate,
             cohort_months=cohort_months,
         )
-    except DomainError as error:
-        raise fail(error) from error
-    finally:
-        con.disconnect()
     if json_output:
         print_json(read)
     else:
@@ -275,13 +266,8 @@ def value_refresh_command(
 @value_app.command("summary")
 def value_summary_command(json_output: JsonOpt = False) -> None:
     """Tier shares of the province and its cities, recency and CLV distribution."""
-    con = connect()
-    try:
+    with command_warehouse() as con:
         read = service.value_summary(con=con)
-    except DomainError as error:
-        raise fail(error) from error
-    finally:
-        con.disconnect()
     if json_output:
         print_json(read)
         return

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from telmark.clikit import JsonOpt, console, fail, print_json, print_table, progress_bar
+from telmark.clikit import (
+    JsonOpt,
+    command_warehouse,
+    console,
+    fail,
+    print_json,
+    print_table,
+    progress_bar,
+)
 from telmark.config import get_settings
 from telmark.errors import DomainError, InvalidInput
 
@@ -58,7 +66,6 @@ def generate_command(
 ) -> None:
     """Generate a synthetic province (Parquet, one folder per table) with hidden truth."""
     from telmark.analysis.kpi import service as kpi_service
-    from telmark.warehouse.connection import connect
     from telmark.warehouse.generator import generate_province
     from telmark.warehouse.importer import ImportReport, load_directory
 
@@ -77,12 +84,9 @@ def generate_command(
             loaded: list[ImportReport] = []
             cube_note = ""
             if load:
-                con = connect()
-                try:
+                with command_warehouse() as con:
                     loaded = load_directory(con=con, directory=report.out_dir, progress=update)
                     cube_note = kpi_service.refresh_note(kpi_service.refresh_after_load(con=con))
-                finally:
-                    con.disconnect()
     except DomainError as error:
         raise fail(error) from error
     if json_output:

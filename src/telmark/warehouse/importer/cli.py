@@ -14,7 +14,7 @@ import typer
 from ibis.backends import BaseBackend
 
 from telmark.analysis.kpi import service as kpi_service
-from telmark.clikit import JsonOpt, fail, print_json, print_table, progress_bar
+from telmark.clikit import JsonOpt, command_warehouse, fail, print_json, print_table, progress_bar
 from telmark.errors import DomainError
 from telmark.warehouse.connection import connect
 from telmark.warehouse.contract import CONTRACT, TRUTH
@@ -122,14 +122,11 @@ def load_command(
 
 def tables_command(json_output: JsonOpt = False) -> None:
     """List the warehouse tables with their row counts."""
-    con = connect()
-    try:
+    with command_warehouse() as con:
         rows = []
         for name in warehouse_tables(con):
             kind = "contract" if name in CONTRACT else "truth" if name in TRUTH else "other"
             rows.append({"table": name, "rows": row_count(con, name), "kind": kind})
-    finally:
-        _close(con)
     if json_output:
         print_json(rows)
         return

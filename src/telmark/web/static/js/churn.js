@@ -5,46 +5,22 @@
 
   const COLORS = { brand: "#1554b3", teal: "#0e9f9a", amber: "#f59f00", red: "#e0544b" };
   const BANDS = { high: "#e0544b", medium: "#f59f00", low: "#0e9f9a" };
-  const MUTED = "#6b7487";
+  const TC = window.TelmarkCharts;
+  const MUTED = TC.MUTED;
   const GRID = { left: 8, right: 24, top: 40, bottom: 8, containLabel: true };
-  let charts = [];
-
-  function readData() {
-    const node = document.getElementById("churn-data");
-    return node ? JSON.parse(node.textContent) : null;
-  }
-
-  function base() {
-    return {
-      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      animationDuration: 400,
-    };
-  }
-
-  function makeChart(id, data) {
-    const element = document.getElementById(id);
-    if (!element) {
-      return null;
-    }
-    const chart = echarts.init(element, null, { locale: data.echartsLocale });
-    charts.push(chart);
-    return chart;
-  }
+  const charts = TC.group();
 
   function number(locale, digits) {
-    const format = new Intl.NumberFormat(locale, { maximumFractionDigits: digits });
-    return function (value) {
-      return value === null || value === undefined ? "—" : format.format(value);
-    };
+    return TC.formatter(locale, { maximumFractionDigits: digits });
   }
 
   function liftGain(data) {
-    const chart = makeChart("chart-lift", data);
+    const chart = charts.make("chart-lift", data);
     if (!chart || !data.lift) {
       return;
     }
     const deciles = data.lift.map(function (d) { return String(d.decile); });
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(), {
       tooltip: { trigger: "axis" },
       legend: { top: 0 },
       grid: GRID,
@@ -72,13 +48,13 @@
   }
 
   function importance(data) {
-    const chart = makeChart("chart-importance", data);
+    const chart = charts.make("chart-importance", data);
     if (!chart || !data.importance) {
       return;
     }
     // Ascending so the most important feature is drawn at the top.
     const rows = data.importance.slice().reverse();
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(), {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: number(data.locale, 4) },
       grid: Object.assign({}, GRID, { top: 8 }),
       xAxis: { type: "value", name: data.labels.importance, nameLocation: "middle", nameGap: 24,
@@ -91,11 +67,11 @@
   }
 
   function calibration(data) {
-    const chart = makeChart("chart-calibration", data);
+    const chart = charts.make("chart-calibration", data);
     if (!chart || !data.calibration) {
       return;
     }
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(), {
       tooltip: { trigger: "axis", valueFormatter: function (v) { return number(data.locale, 2)(v) + "%"; } },
       legend: { top: 0 },
       grid: GRID,
@@ -112,12 +88,12 @@
   }
 
   function riskByCity(data) {
-    const chart = makeChart("chart-risk", data);
+    const chart = charts.make("chart-risk", data);
     if (!chart) {
       return;
     }
     const cities = data.cities.slice().reverse();
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(), {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: number(data.locale, 0) },
       legend: { top: 0 },
       grid: GRID,
@@ -133,9 +109,8 @@
   }
 
   function drawAll() {
-    charts.forEach(function (chart) { chart.dispose(); });
-    charts = [];
-    const data = readData();
+    charts.clear();
+    const data = TC.readData("churn-data");
     if (!data || typeof echarts === "undefined") {
       return;
     }
@@ -145,12 +120,5 @@
     riskByCity(data);
   }
 
-  window.addEventListener("resize", function () {
-    charts.forEach(function (chart) { chart.resize(); });
-  });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawAll);
-  } else {
-    drawAll();
-  }
+  TC.onReady(drawAll);
 })();

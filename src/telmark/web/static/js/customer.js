@@ -3,7 +3,8 @@
 (function () {
   "use strict";
 
-  const MUTED = "#6b7487";
+  const TC = window.TelmarkCharts;
+  const MUTED = TC.MUTED;
   const GRID = { left: 8, right: 20, top: 24, bottom: 8, containLabel: true };
   const CHARTS = [
     { id: "chart-arpu", key: "arpuYuan", label: "arpu", color: "#1554b3", type: "line", money: true },
@@ -11,41 +12,17 @@
     { id: "chart-voice", key: "voiceMin", label: "voice", color: "#7b61d1", type: "bar" },
     { id: "chart-dropped", key: "droppedCalls", label: "dropped", color: "#e0544b", type: "bar" },
   ];
-  let charts = [];
-
-  function readData() {
-    const node = document.getElementById("customer-data");
-    return node ? JSON.parse(node.textContent) : null;
-  }
-
-  function formatter(locale, options) {
-    const format = new Intl.NumberFormat(locale, options);
-    return function (value) {
-      if (value === null || value === undefined || Number.isNaN(value)) {
-        return "—";
-      }
-      return format.format(value);
-    };
-  }
+  const charts = TC.group();
 
   function draw(spec, data) {
-    const element = document.getElementById(spec.id);
-    if (!element) {
+    const chart = charts.make(spec.id, data);
+    if (!chart) {
       return;
     }
-    const previous = echarts.getInstanceByDom(element);
-    if (previous) {
-      previous.dispose();
-    }
-    const chart = echarts.init(element, null, { locale: data.echartsLocale });
-    charts.push(chart);
     const fmt = spec.money
-      ? formatter(data.locale, { style: "currency", currency: "CNY", maximumFractionDigits: 2 })
-      : formatter(data.locale, { maximumFractionDigits: 0 });
-    chart.setOption({
-      color: [spec.color],
-      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      animationDuration: 400,
+      ? TC.formatter(data.locale, TC.FORMATS.yuan)
+      : TC.formatter(data.locale, TC.FORMATS.count);
+    chart.setOption(Object.assign(TC.base([spec.color]), {
       tooltip: { trigger: "axis", valueFormatter: fmt, confine: true },
       grid: GRID,
       xAxis: {
@@ -62,25 +39,17 @@
         lineStyle: { width: 3 },
         itemStyle: spec.type === "bar" ? { borderRadius: [4, 4, 0, 0] } : {},
       }],
-    });
+    }));
   }
 
   function drawAll() {
-    charts.forEach(function (chart) { chart.dispose(); });
-    charts = [];
-    const data = readData();
+    charts.clear();
+    const data = TC.readData("customer-data");
     if (!data || typeof echarts === "undefined") {
       return;
     }
     CHARTS.forEach(function (spec) { draw(spec, data); });
   }
 
-  window.addEventListener("resize", function () {
-    charts.forEach(function (chart) { chart.resize(); });
-  });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawAll);
-  } else {
-    drawAll();
-  }
+  TC.onReady(drawAll);
 })();

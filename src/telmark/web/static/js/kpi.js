@@ -4,62 +4,31 @@
 (function () {
   "use strict";
 
-  const PALETTE = ["#1554b3", "#0e9f9a", "#f59f00", "#e0544b", "#7b61d1", "#2f9e44"];
-  const MUTED = "#6b7487";
+  const TC = window.TelmarkCharts;
+  const PALETTE = TC.PALETTE.slice(0, 6);
+  const MUTED = TC.MUTED;
   const GRID = { left: 8, right: 24, top: 40, bottom: 8, containLabel: true };
-  let charts = [];
-
-  function readData() {
-    const node = document.getElementById("kpi-data");
-    return node ? JSON.parse(node.textContent) : null;
-  }
+  const charts = TC.group();
 
   // Values arrive in display units: yuan for money, percent (1.25 = 1.25%) for rates.
+  const FORMATS = {
+    number: TC.FORMATS.count,
+    yuan: TC.FORMATS.yuan,
+    yuan_compact: TC.FORMATS.compactYuan,
+    percent: { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 },
+    decimal: { maximumFractionDigits: 1 },
+  };
+
   function formatter(locale, format) {
-    const options = {
-      number: { maximumFractionDigits: 0 },
-      yuan: { style: "currency", currency: "CNY", maximumFractionDigits: 2 },
-      yuan_compact: { style: "currency", currency: "CNY", notation: "compact", maximumFractionDigits: 1 },
-      percent: { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 },
-      decimal: { maximumFractionDigits: 1 },
-    }[format] || {};
-    const nf = new Intl.NumberFormat(locale, options);
-    return function (value) {
-      if (value === null || value === undefined || Number.isNaN(value)) {
-        return "—";
-      }
-      return nf.format(format === "percent" ? value / 100 : value);
-    };
+    return TC.formatter(locale, FORMATS[format] || {}, format === "percent" ? 100 : 0);
   }
 
   function kpiOf(data, key) {
     return data.kpis.find(function (k) { return k.key === key; }) || data.kpis[0];
   }
 
-  function makeChart(id, data) {
-    const element = document.getElementById(id);
-    if (!element) {
-      return null;
-    }
-    const previous = echarts.getInstanceByDom(element);
-    if (previous) {
-      previous.dispose();
-    }
-    const chart = echarts.init(element, null, { locale: data.echartsLocale });
-    charts.push(chart);
-    return chart;
-  }
-
-  function base() {
-    return {
-      color: PALETTE,
-      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      animationDuration: 400,
-    };
-  }
-
   function trend(data) {
-    const chart = makeChart("kpi-trend", data);
+    const chart = charts.make("kpi-trend", data);
     const select = document.getElementById("kpi-trend-key");
     if (!chart) {
       return;
@@ -67,7 +36,7 @@
     function draw() {
       const kpi = kpiOf(data, select ? select.value : "subscribers");
       const fmt = formatter(data.locale, kpi.format);
-      chart.setOption(Object.assign(base(), {
+      chart.setOption(Object.assign(TC.base(PALETTE), {
         tooltip: { trigger: "axis", valueFormatter: fmt },
         legend: { top: 0, textStyle: { color: MUTED } },
         grid: GRID,
@@ -87,7 +56,7 @@
   }
 
   function baseAndChurn(data) {
-    const chart = makeChart("kpi-base", data);
+    const chart = charts.make("kpi-base", data);
     if (!chart) {
       return;
     }
@@ -95,7 +64,7 @@
     const churn = kpiOf(data, "churn_rate");
     const count = formatter(data.locale, "number");
     const pct = formatter(data.locale, "percent");
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis" },
       legend: { top: 0, textStyle: { color: MUTED } },
       grid: GRID,
@@ -129,8 +98,8 @@
 
   function rankingAndTreemap(data) {
     const select = document.getElementById("kpi-rank-key");
-    const ranking = makeChart("kpi-ranking", data);
-    const treemap = makeChart("kpi-treemap", data);
+    const ranking = charts.make("kpi-ranking", data);
+    const treemap = charts.make("kpi-treemap", data);
     if (!ranking && !treemap) {
       return;
     }
@@ -143,7 +112,7 @@
         // worst at the bottom, best at the top of the horizontal bars
         .sort(function (a, b) { return kpi.better ? a.value - b.value : b.value - a.value; });
       if (ranking) {
-        ranking.setOption(Object.assign(base(), {
+        ranking.setOption(Object.assign(TC.base(PALETTE), {
           tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: fmt },
           grid: Object.assign({}, GRID, { top: 8, right: 70 }),
           xAxis: { type: "value", scale: kpi.format !== "number",
@@ -173,7 +142,7 @@
               value: [c.values.subscribers, c.values[kpi.key] === null ? min : c.values[kpi.key]] };
           });
         const count = formatter(data.locale, "number");
-        treemap.setOption(Object.assign(base(), {
+        treemap.setOption(Object.assign(TC.base(PALETTE), {
           tooltip: { formatter: function (p) {
             return p.name + "<br>" + data.labels.subscribers + ": <b>" + count(p.value[0]) +
               "</b><br>" + kpi.label + ": <b>" + fmt(p.value[1]) + "</b>";
@@ -200,9 +169,8 @@
   }
 
   function drawAll() {
-    charts.forEach(function (chart) { chart.dispose(); });
-    charts = [];
-    const data = readData();
+    charts.clear();
+    const data = TC.readData("kpi-data");
     if (!data || typeof echarts === "undefined") {
       return;
     }
@@ -211,17 +179,5 @@
     rankingAndTreemap(data);
   }
 
-  document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.detail && event.detail.target && event.detail.target.id === "kpi-body") {
-      drawAll();
-    }
-  });
-  window.addEventListener("resize", function () {
-    charts.forEach(function (chart) { chart.resize(); });
-  });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawAll);
-  } else {
-    drawAll();
-  }
+  TC.onReady(drawAll, "kpi-body");
 })();

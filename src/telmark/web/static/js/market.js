@@ -3,31 +3,21 @@
 (function () {
   "use strict";
 
+  const TC = window.TelmarkCharts;
   const PALETTE = ["#1554b3", "#e0544b", "#0e9f9a", "#f59f00", "#7b61d1", "#2f9e44"];
-  const MUTED = "#6b7487";
-  let chart = null;
+  const MUTED = TC.MUTED;
+  const charts = TC.group();
 
   function draw() {
-    const node = document.getElementById("market-data");
-    const element = document.getElementById("chart-shares");
-    if (!node || !element) {
+    const data = TC.readData("market-data");
+    const chart = data ? charts.make("chart-shares", data) : null;
+    if (!chart) {
       return;
     }
-    const data = JSON.parse(node.textContent);
-    if (chart) {
-      chart.dispose();
-    }
-    chart = echarts.init(element, null, { locale: data.echartsLocale });
-    const percent = new Intl.NumberFormat(document.documentElement.lang || undefined, {
+    const format = TC.formatter(document.documentElement.lang || undefined, {
       style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 2,
-    });
-    const format = function (value) {
-      return value === null || value === undefined ? "—" : percent.format(value / 100);
-    };
-    chart.setOption({
-      color: PALETTE,
-      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      animationDuration: 400,
+    }, 100);
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis", valueFormatter: format },
       legend: { top: 0, type: "scroll" },
       grid: { left: 8, right: 20, top: 40, bottom: 8, containLabel: true },
@@ -42,17 +32,8 @@
           lineStyle: s.own ? { type: "dashed", width: 3 } : { width: 2 },
         };
       }),
-    });
+    }));
   }
 
-  window.addEventListener("resize", function () {
-    if (chart) {
-      chart.resize();
-    }
-  });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  TC.onReady(draw);
 })();

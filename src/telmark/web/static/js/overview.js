@@ -4,66 +4,26 @@
 (function () {
   "use strict";
 
-  // Thirteen-plus distinguishable colours: a province has about 13 cities.
-  const PALETTE = [
-    "#1554b3", "#0e9f9a", "#f59f00", "#e0544b", "#7b61d1", "#2f9e44", "#d9480f",
-    "#1c7ed6", "#c2255c", "#5c940d", "#0b7285", "#862e9c", "#495057", "#e67700",
-  ];
-  const MUTED = "#6b7487";
+  const TC = window.TelmarkCharts;
+  const PALETTE = TC.PALETTE;
+  const MUTED = TC.MUTED;
   const GRID = { left: 8, right: 20, top: 40, bottom: 8, containLabel: true };
-  let charts = [];
-
-  function readData() {
-    const node = document.getElementById("overview-data");
-    return node ? JSON.parse(node.textContent) : null;
-  }
+  const charts = TC.group();
 
   function formatters(locale) {
-    const wrap = function (options, scale) {
-      const format = new Intl.NumberFormat(locale, options);
-      return function (value) {
-        if (value === null || value === undefined || value === "-" || Number.isNaN(value)) {
-          return "—";
-        }
-        return format.format(scale ? value / scale : value);
-      };
-    };
     return {
-      count: wrap({ maximumFractionDigits: 0 }),
-      compact: wrap({ notation: "compact", maximumFractionDigits: 1 }),
-      yuan: wrap({ style: "currency", currency: "CNY", maximumFractionDigits: 2 }),
-      compactYuan: wrap({
-        style: "currency", currency: "CNY", notation: "compact", maximumFractionDigits: 1,
-      }),
+      count: TC.formatter(locale, TC.FORMATS.count),
+      compact: TC.formatter(locale, TC.FORMATS.compact),
+      yuan: TC.formatter(locale, TC.FORMATS.yuan),
+      compactYuan: TC.formatter(locale, TC.FORMATS.compactYuan),
       // churn values arrive in percent (1.25 means 1.25%)
-      percent: wrap({ style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 }, 100),
-    };
-  }
-
-  function makeChart(id, data) {
-    const element = document.getElementById(id);
-    if (!element) {
-      return null;
-    }
-    const previous = echarts.getInstanceByDom(element);
-    if (previous) {
-      previous.dispose();
-    }
-    const chart = echarts.init(element, null, { locale: data.echartsLocale });
-    charts.push(chart);
-    return chart;
-  }
-
-  function base() {
-    return {
-      color: PALETTE,
-      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      animationDuration: 400,
+      percent: TC.formatter(
+        locale, { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 }, 100),
     };
   }
 
   function subscribersByCity(data, fmt) {
-    const chart = makeChart("chart-subscribers", data);
+    const chart = charts.make("chart-subscribers", data);
     if (!chart) {
       return;
     }
@@ -72,7 +32,7 @@
     const rows = data.cities
       .map(function (city) { return { name: city.name, value: city.subscribers[last] }; })
       .sort(function (a, b) { return a.value - b.value; });
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: fmt.count },
       grid: Object.assign({}, GRID, { top: 8, right: 56 }),
       xAxis: { type: "value", axisLabel: { formatter: fmt.compact, color: MUTED } },
@@ -95,7 +55,7 @@
   }
 
   function arpuTrend(data, fmt) {
-    const chart = makeChart("chart-arpu", data);
+    const chart = charts.make("chart-arpu", data);
     if (!chart) {
       return;
     }
@@ -123,7 +83,7 @@
           emphasis: { focus: "series" },
         };
       }));
-      chart.setOption(Object.assign(base(), {
+      chart.setOption(Object.assign(TC.base(PALETTE), {
         tooltip: { trigger: "axis", valueFormatter: fmt.yuan, confine: true },
         legend: { type: "scroll", top: 0, textStyle: { color: MUTED } },
         grid: GRID,
@@ -140,7 +100,7 @@
   }
 
   function churnHeatmap(data, fmt) {
-    const chart = makeChart("chart-churn", data);
+    const chart = charts.make("chart-churn", data);
     if (!chart) {
       return;
     }
@@ -154,7 +114,7 @@
         }
       });
     });
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: {
         position: "top",
         formatter: function (p) {
@@ -189,11 +149,11 @@
   }
 
   function revenueByMonth(data, fmt) {
-    const chart = makeChart("chart-revenue", data);
+    const chart = charts.make("chart-revenue", data);
     if (!chart) {
       return;
     }
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: fmt.yuan,
         confine: true },
       legend: { type: "scroll", top: 0, textStyle: { color: MUTED } },
@@ -214,9 +174,8 @@
   }
 
   function drawAll() {
-    charts.forEach(function (chart) { chart.dispose(); });
-    charts = [];
-    const data = readData();
+    charts.clear();
+    const data = TC.readData("overview-data");
     if (!data || typeof echarts === "undefined") {
       return;
     }
@@ -227,17 +186,5 @@
     revenueByMonth(data, fmt);
   }
 
-  document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.detail && event.detail.target && event.detail.target.id === "overview-body") {
-      drawAll();
-    }
-  });
-  window.addEventListener("resize", function () {
-    charts.forEach(function (chart) { chart.resize(); });
-  });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawAll);
-  } else {
-    drawAll();
-  }
+  TC.onReady(drawAll, "overview-body");
 })();

@@ -4,69 +4,34 @@
 (function () {
   "use strict";
 
-  const PALETTE = [
-    "#1554b3", "#0e9f9a", "#f59f00", "#e0544b", "#7b61d1", "#2f9e44", "#d9480f",
-    "#1c7ed6", "#c2255c", "#5c940d", "#0b7285", "#862e9c", "#495057", "#e67700",
-  ];
+  const TC = window.TelmarkCharts;
+  const PALETTE = TC.PALETTE;
   // Tier colours, top tier first: VIP, gold, star, non-member.
   const TIER_COLOURS = { vip: "#7b61d1", gold: "#f59f00", star: "#1c7ed6", non_member: "#adb5bd" };
-  const MUTED = "#6b7487";
+  const MUTED = TC.MUTED;
   const GRID = { left: 8, right: 20, top: 40, bottom: 8, containLabel: true };
   // Room below the axis for an x-axis name.
   const NAMED_GRID = Object.assign({}, GRID, { bottom: 30 });
-  let charts = [];
-
-  function readData() {
-    const node = document.getElementById("value-data");
-    return node ? JSON.parse(node.textContent) : null;
-  }
+  const charts = TC.group();
 
   function formatters(locale) {
-    const wrap = function (options) {
-      const format = new Intl.NumberFormat(locale, options);
-      return function (value) {
-        return value === null || value === undefined || Number.isNaN(value) ? "—" : format.format(value);
-      };
-    };
     return {
-      count: wrap({ maximumFractionDigits: 0 }),
-      decimal: wrap({ maximumFractionDigits: 4 }),
-      yuan: wrap({ style: "currency", currency: "CNY", maximumFractionDigits: 2 }),
-      percent: wrap({ style: "percent", maximumFractionDigits: 1 }),
-    };
-  }
-
-  function makeChart(id, data) {
-    const element = document.getElementById(id);
-    if (!element || typeof echarts === "undefined") {
-      return null;
-    }
-    const previous = echarts.getInstanceByDom(element);
-    if (previous) {
-      previous.dispose();
-    }
-    const chart = echarts.init(element, null, { locale: data.echartsLocale });
-    charts.push(chart);
-    return chart;
-  }
-
-  function base() {
-    return {
-      color: PALETTE,
-      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      animationDuration: 400,
+      count: TC.formatter(locale, TC.FORMATS.count),
+      decimal: TC.formatter(locale, { maximumFractionDigits: 4 }),
+      yuan: TC.formatter(locale, TC.FORMATS.yuan),
+      percent: TC.formatter(locale, { style: "percent", maximumFractionDigits: 1 }),
     };
   }
 
   // --- value page -------------------------------------------------------------------------
 
   function tierShares(data, fmt) {
-    const chart = makeChart("chart-tiers", data);
+    const chart = charts.make("chart-tiers", data);
     if (!chart) {
       return;
     }
     const names = [data.labels.linesShare, data.labels.revenueShare];
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "item", valueFormatter: fmt.percent },
       legend: { top: 0, textStyle: { color: MUTED } },
       grid: Object.assign({}, GRID, { top: 36 }),
@@ -90,11 +55,11 @@
   }
 
   function tiersByUnit(data, fmt) {
-    const chart = makeChart("chart-units", data);
+    const chart = charts.make("chart-units", data);
     if (!chart || !data.units.length) {
       return;
     }
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: fmt.count,
         confine: true },
       legend: { top: 0, textStyle: { color: MUTED } },
@@ -117,7 +82,7 @@
   }
 
   function decayCurve(data, fmt) {
-    const chart = makeChart("chart-decay", data);
+    const chart = charts.make("chart-decay", data);
     if (!chart) {
       return;
     }
@@ -125,7 +90,7 @@
     const months = data.recency.map(function (r) {
       return r.months === last && last >= 12 ? r.months + "+" : String(r.months);
     });
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis", confine: true },
       legend: { top: 0, textStyle: { color: MUTED } },
       grid: NAMED_GRID,
@@ -148,7 +113,7 @@
   }
 
   function clvDistribution(data, fmt) {
-    const chart = makeChart("chart-clv", data);
+    const chart = charts.make("chart-clv", data);
     if (!chart) {
       return;
     }
@@ -170,7 +135,7 @@
         models.push({ model: b.model, name: b.modelName });
       }
     });
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: fmt.count,
         confine: true },
       legend: { top: 0, textStyle: { color: MUTED } },
@@ -193,7 +158,7 @@
   }
 
   function cohortCurves(data, fmt) {
-    const chart = makeChart("chart-cohorts", data);
+    const chart = charts.make("chart-cohorts", data);
     if (!chart) {
       return;
     }
@@ -221,7 +186,7 @@
           tooltip: { show: false } });
       }
     });
-    chart.setOption(Object.assign(base(), {
+    chart.setOption(Object.assign(TC.base(PALETTE), {
       tooltip: { trigger: "axis", valueFormatter: fmt.percent, confine: true },
       legend: { type: "scroll", top: 0, textStyle: { color: MUTED } },
       grid: NAMED_GRID,
@@ -326,9 +291,9 @@
         out(section, "log_likelihood", fmt.decimal(fit.log_likelihood));
         out(section, "cohort_size", fmt.count(fit.cohort_size));
         section.querySelector("[data-result]").hidden = false;
-        const chart = makeChart("chart-retention-fit", data);
+        const chart = charts.make("chart-retention-fit", data);
         const periods = [0].concat(fit.projection.map(function (p) { return p.period; }));
-        chart.setOption(Object.assign(base(), {
+        chart.setOption(Object.assign(TC.base(PALETTE), {
           tooltip: { trigger: "axis", valueFormatter: fmt.count },
           legend: { top: 0, textStyle: { color: MUTED } },
           grid: NAMED_GRID,
@@ -390,7 +355,7 @@
   }
 
   function init() {
-    const data = readData();
+    const data = TC.readData("value-data");
     bindRefresh();
     if (!data) {
       return;
@@ -407,12 +372,5 @@
     bindClvFit(fmt);
   }
 
-  window.addEventListener("resize", function () {
-    charts.forEach(function (chart) { chart.resize(); });
-  });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
-  } else {
-    init();
-  }
+  TC.onReady(init);
 })();
