@@ -26,6 +26,7 @@ def _register() -> None:
     from telmark.demo import demo_command, serve_command
     from telmark.market.cli import app as market_app
     from telmark.org.cli import app as org_app
+    from telmark.segments.cli import app as segments_app
     from telmark.warehouse.cli import app as data_app
 
     app.add_typer(db_app, name="db", help="Operational database (migrations).")
@@ -37,6 +38,7 @@ def _register() -> None:
     app.add_typer(audit_app, name="audit", help="Audit trail: list and export.")
     app.add_typer(customers_app, name="customers", help="Customer 360: one subscriber's view.")
     app.add_typer(market_app, name="market", help="Market inputs: competitor offers and shares.")
+    app.add_typer(segments_app, name="segments", help="Segments: rule language, counts.")
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
 

@@ -1,0 +1,1 @@
+"""Target-customer segments: the rule language (``rules``, ``fields``) and its compiler."""
