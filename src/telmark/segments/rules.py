@@ -26,6 +26,7 @@ Validation errors name the offending node by path, e.g.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -95,11 +96,16 @@ class Comparison(_Node):
         value: Any
 
     def target(self) -> Field:
-        raise NotImplementedError
+        """What the condition compares; known once the node has validated."""
+        found = self._target_of(dict(self))
+        if found is None:  # validation rejects unknown targets, so this is a bug
+            raise TypeError(f"{type(self).__name__} has no comparable target")
+        return found
 
     @classmethod
+    @abstractmethod
     def _target_of(cls, data: Mapping[str, Any]) -> Field | None:
-        raise NotImplementedError
+        """The target named by (possibly not yet validated) field values ``data``."""
 
     @field_validator("op", check_fields=False)
     @classmethod
@@ -142,9 +148,6 @@ class FieldCondition(Comparison):
     def _target_of(cls, data: Mapping[str, Any]) -> Field | None:
         name = data.get("field")
         return cls.catalogue_fields.get(name) if isinstance(name, str) else None
-
-    def target(self) -> Field:
-        return self.catalogue_fields[self.field]
 
 
 class ValueCondition(FieldCondition):
@@ -195,9 +198,6 @@ class UsageCondition(Comparison):
     def _target_of(cls, data: Mapping[str, Any]) -> Field | None:
         return _measure(f"{data.get('agg')}({data.get('measure')})")
 
-    def target(self) -> Field:
-        return _measure(f"{self.agg}({self.measure})")
-
 
 class TrendCondition(Comparison):
     """Least-squares slope of a usage measure per month over the last ``months`` months."""
@@ -216,9 +216,6 @@ class TrendCondition(Comparison):
     @classmethod
     def _target_of(cls, data: Mapping[str, Any]) -> Field | None:
         return _measure(f"trend({data.get('measure')})")
-
-    def target(self) -> Field:
-        return _measure(f"trend({self.measure})")
 
 
 class RechargeCondition(Comparison):
@@ -239,9 +236,6 @@ class RechargeCondition(Comparison):
     def _target_of(cls, data: Mapping[str, Any]) -> Field | None:
         return _measure(f"recharges.{data.get('stat')}", ColType.INT)
 
-    def target(self) -> Field:
-        return _measure(f"recharges.{self.stat}", ColType.INT)
-
 
 class TenureCondition(Comparison):
     """Whole calendar months from the join month to the as-of month."""
@@ -252,9 +246,6 @@ class TenureCondition(Comparison):
 
     @classmethod
     def _target_of(cls, data: Mapping[str, Any]) -> Field | None:  # noqa: ARG003 - fixed target
-        return _measure("tenure_months", ColType.INT)
-
-    def target(self) -> Field:
         return _measure("tenure_months", ColType.INT)
 
 
