@@ -7,6 +7,7 @@ from telmark.consent.models import ConsentEntry, ConsentImport
 from telmark.db import Base
 from telmark.market.models import CompetitorOffer, MarketShare
 from telmark.org.models import OrgUnit, Staff
+from telmark.segments.models import Segment, SegmentVersion
 
 __all__ = [
     "ApiToken",
@@ -19,6 +20,8 @@ __all__ = [
     "LoginSession",
     "MarketShare",
     "OrgUnit",
+    "Segment",
+    "SegmentVersion",
     "Staff",
     "User",
     "UserRole",

@@ -32,6 +32,8 @@ from telmark.errors import NotFound
 from telmark.market import service as market_service
 from telmark.market.schemas import OfferCreate, ShareCreate
 from telmark.org import service as org_service
+from telmark.segments import service as segment_service
+from telmark.segments.schemas import SegmentCreate
 from telmark.uow import UnitOfWork, uow_dependency
 from telmark.warehouse.connection import connect
 from telmark.warehouse.generator import generate_province
@@ -93,6 +95,8 @@ WX_SHARE: dict[str, object] = {
     "competitor": "china_telecom",
     "share_bp": 2500,
 }
+# City B's segment (its id is the `segment_id` sample) and a rule for segment bodies.
+WX_RULE = {"version": 1, "root": {"kind": "tenure_months", "op": ">=", "value": 1}}
 # Things of city B whose appearance in city A's responses would be a leak.
 CITY_B_MARKERS = ("C02", "无锡", "wx.manager", "wx-token")
 
@@ -151,6 +155,9 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
             wx_token = auth_service.issue_token(uow=uow, user_id=wx.id, name="wx-token")
             wx_offer = market_service.add_offer(uow=uow, offer=OfferCreate(**WX_OFFER))
             wx_share = market_service.add_share(uow=uow, share=ShareCreate(**WX_SHARE))
+            wx_segment = segment_service.create_segment(
+                uow=uow, spec=SegmentCreate(name="锡城", org_code="C02", rule=WX_RULE)
+            )
 
         def test_uow() -> Iterator[UnitOfWork]:
             with UnitOfWork(db) as unit:
@@ -170,6 +177,7 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     "entry_id": "1",
                     "offer_id": str(wx_offer.id),
                     "share_id": str(wx_share.id),
+                    "segment_id": str(wx_segment.id),
                     # Home outlet C02D04O001 in the generated province (seed 3).
                     "subscriber_id": "7",
                     # Churn model versions are province-wide (see PROVINCE_WIDE); any number
@@ -178,6 +186,8 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                 },
                 bodies={
                     ("POST", "/api/market/offers"): WX_OFFER,
+                    ("POST", "/api/segments"): {"name": "锡", "org_code": "C02", "rule": WX_RULE},
+                    ("PUT", "/api/segments/{segment_id}"): {"rule": WX_RULE},
                     ("POST", "/api/market/shares"): {**WX_SHARE, "competitor": "other"},
                     ("POST", "/market/offers"): {**WX_OFFER, "monthly_fee_yuan": "129"},
                     ("POST", "/market/shares"): {**WX_SHARE, "month": "2026-06", "share_pct": "1"},

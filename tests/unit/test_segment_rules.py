@@ -284,3 +284,8 @@ def test_catalogue_description_is_json_with_both_labels() -> None:
     assert fields["payment_type"]["allowed"] == ["prepaid", "postpaid"]
     measures = [m["name"] for m in described["usage_measures"]]  # type: ignore[attr-defined]
     assert measures == list(USAGE_MEASURES)
+
+
+def test_a_comparison_without_its_value_is_refused() -> None:
+    with pytest.raises(InvalidRule, match=r"root\.value: > needs a single value"):
+        parse_rule({"version": 1, "root": {"kind": "tenure_months", "op": ">"}})

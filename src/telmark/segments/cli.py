@@ -1,4 +1,4 @@
-"""``telmark segments``: validate and count a segment rule, print the rule JSON Schema."""
+"""``telmark segments``: saved segments (create, edit, clone, archive, count, sample), rules."""
 
 from __future__ import annotations
 
@@ -8,16 +8,33 @@ from typing import Annotated
 
 import typer
 
-from telmark.clikit import JsonOpt, command_warehouse, console, domain_errors, print_json
+from telmark.clikit import (
+    JsonOpt,
+    command_uow,
+    command_warehouse,
+    console,
+    domain_errors,
+    print_json,
+    print_table,
+)
 from telmark.errors import InvalidInput
+from telmark.segments import service
 from telmark.segments.compile import count, resolve_as_of
+from telmark.segments.domain import SegmentStatus
 from telmark.segments.rules import RuleDocument, parse_rule_text, rule_json_schema
+from telmark.segments.schemas import SegmentClone, SegmentCreate, SegmentRead, SegmentUpdate
 
 app = typer.Typer(no_args_is_help=True)
 
 RuleOpt = Annotated[
     Path, typer.Option("--rule", help="Rule document: a .json or .yaml file.", show_default=False)
 ]
+RuleFileOpt = Annotated[
+    Path | None,
+    typer.Option("--rule", help="Rule document: a .json or .yaml file.", show_default=False),
+]
+SegmentArg = Annotated[int | None, typer.Argument(help="Saved segment id.", show_default=False)]
+IdArg = Annotated[int, typer.Argument(help="Saved segment id.", show_default=False)]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="As-of month, YYYY-MM (default: the latest usage month)."),
@@ -43,27 +60,199 @@ def _month(value: str | None) -> date | None:
 
 
 @app.command("count")
-def count_command(rule: RuleOpt, as_of: AsOfOpt = None, json_output: JsonOpt = False) -> None:
-    """Validate a rule and count the lines it selects on the configured warehouse."""
+def count_command(
+    segment_id: SegmentArg = None,
+    rule: RuleFileOpt = None,
+    as_of: AsOfOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Count the lines a saved segment (by id) or a rule file (--rule) selects."""
     with domain_errors():
-        document = read_rule(rule)
+        if (segment_id is None) == (rule is None):
+            raise InvalidInput("give a segment id or --rule FILE (one of them)")
+        document = read_rule(rule) if rule is not None else None
         month = _month(as_of)
     with command_warehouse() as con:
         resolved = resolve_as_of(con, month)
-        members = count(con, document, as_of=resolved)
+        if document is not None:
+            members = count(con, document, as_of=resolved)
+            payload: dict[str, object] = {"count": members, "as_of": resolved}
+            payload["rule"] = document.model_dump(mode="json", by_alias=True, exclude_none=True)
+            label = str(rule)
+        else:
+            assert segment_id is not None  # checked above
+            with command_uow() as uow:
+                result = service.count_segment(
+                    uow=uow, con=con, segment_id=segment_id, as_of=resolved
+                )
+            members = result.count
+            payload = result.model_dump(mode="json")
+            label = f"segment {segment_id} (version {result.version})"
     if json_output:
-        print_json(
-            {
-                "count": members,
-                "as_of": resolved,
-                "rule": document.model_dump(mode="json", by_alias=True, exclude_none=True),
-            }
-        )
+        print_json(payload)
     else:
-        console.print(f"{members:,} lines match {rule} (as of {resolved:%Y-%m})")
+        console.print(f"{members:,} lines match {label} (as of {resolved:%Y-%m})")
 
 
 @app.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of a segment rule document."""
     print_json(rule_json_schema())
+
+
+def _rule_json(document: RuleDocument) -> dict[str, object]:
+    return document.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _show(segment: SegmentRead, json_output: bool) -> None:
+    if json_output:
+        print_json(segment.model_dump(mode="json"))
+        return
+    console.print(
+        f"segment {segment.id} [bold]{segment.name}[/bold] ({segment.org_code}, "
+        f"{segment.status}, version {segment.current_version})"
+    )
+    if segment.description:
+        console.print(segment.description)
+    console.print_json(data=segment.rule)
+
+
+@app.command("create")
+def create_command(
+    name: Annotated[str, typer.Option("--name", help="Segment name.", show_default=False)],
+    rule: RuleOpt,
+    org: Annotated[
+        str | None, typer.Option("--org", help="Owning org unit code (default: the province).")
+    ] = None,
+    description: Annotated[str, typer.Option("--description")] = "",
+    note: Annotated[str, typer.Option("--note", help="Note on the first version.")] = "",
+    json_output: JsonOpt = False,
+) -> None:
+    """Save a new segment from a rule file."""
+    with domain_errors():
+        document = read_rule(rule)
+    with command_uow() as uow:
+        spec = SegmentCreate(
+            name=name,
+            description=description,
+            org_code=org,
+            rule=_rule_json(document),
+            note=note,
+        )
+        _show(service.create_segment(uow=uow, spec=spec), json_output)
+
+
+@app.command("list")
+def list_command(
+    status: Annotated[SegmentStatus | None, typer.Option("--status")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List saved segments."""
+    with command_uow() as uow:
+        segments = service.list_segments(uow=uow, status=status)
+    if json_output:
+        print_json([s.model_dump(mode="json") for s in segments])
+        return
+    print_table(
+        "Segments",
+        ["id", "name", "org", "status", "version", "updated"],
+        [
+            [s.id, s.name, s.org_code, s.status, s.current_version, f"{s.updated_at:%Y-%m-%d}"]
+            for s in segments
+        ],
+    )
+
+
+@app.command("show")
+def show_command(segment_id: IdArg, json_output: JsonOpt = False) -> None:
+    """Show a segment and its current rule."""
+    with command_uow() as uow:
+        _show(service.get_segment(uow=uow, segment_id=segment_id), json_output)
+
+
+@app.command("versions")
+def versions_command(segment_id: IdArg, json_output: JsonOpt = False) -> None:
+    """List every saved version of a segment's rule."""
+    with command_uow() as uow:
+        versions = service.list_versions(uow=uow, segment_id=segment_id)
+    if json_output:
+        print_json([v.model_dump(mode="json") for v in versions])
+        return
+    print_table(
+        f"Segment {segment_id}",
+        ["version", "by", "at", "note"],
+        [[v.version, v.created_by, f"{v.created_at:%Y-%m-%d %H:%M}", v.note] for v in versions],
+    )
+
+
+@app.command("update")
+def update_command(
+    segment_id: IdArg,
+    rule: RuleOpt,
+    note: Annotated[str, typer.Option("--note", help="What changed.")] = "",
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Save a new version of a segment's rule."""
+    with domain_errors():
+        document = read_rule(rule)
+    with command_uow() as uow:
+        spec = SegmentUpdate(rule=_rule_json(document), note=note, name=name)
+        _show(service.update_segment(uow=uow, segment_id=segment_id, spec=spec), json_output)
+
+
+@app.command("clone")
+def clone_command(
+    segment_id: IdArg,
+    name: Annotated[str | None, typer.Option("--name", help="Name of the copy.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Copy a segment's current rule into a new segment."""
+    with command_uow() as uow:
+        copy = service.clone_segment(uow=uow, segment_id=segment_id, spec=SegmentClone(name=name))
+        _show(copy, json_output)
+
+
+@app.command("archive")
+def archive_command(segment_id: IdArg, json_output: JsonOpt = False) -> None:
+    """Archive a segment (closed for edits; still countable)."""
+    with command_uow() as uow:
+        segment = service.set_status(uow=uow, segment_id=segment_id, status=SegmentStatus.ARCHIVED)
+        _show(segment, json_output)
+
+
+@app.command("restore")
+def restore_command(segment_id: IdArg, json_output: JsonOpt = False) -> None:
+    """Make an archived segment active again."""
+    with command_uow() as uow:
+        segment = service.set_status(uow=uow, segment_id=segment_id, status=SegmentStatus.ACTIVE)
+        _show(segment, json_output)
+
+
+@app.command("sample")
+def sample_command(
+    segment_id: IdArg,
+    n: Annotated[int, typer.Option("--n", help="How many members.")] = 20,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Personal values in clear (audited).")
+    ] = False,
+    as_of: AsOfOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the first members of a segment, personal values masked unless --unmask."""
+    with domain_errors():
+        month = _month(as_of)
+    with command_warehouse() as con, command_uow() as uow:
+        sample = service.sample_segment(
+            uow=uow, con=con, segment_id=segment_id, n=n, unmask=unmask, as_of=month
+        )
+    if json_output:
+        print_json(sample.model_dump(mode="json"))
+        return
+    columns = list(sample.members[0]) if sample.members else ["subscriber_id"]
+    print_table(
+        f"Segment {segment_id} v{sample.version}: {sample.count:,} lines "
+        f"(as of {sample.as_of:%Y-%m})",
+        columns,
+        [[m.get(c) for c in columns] for m in sample.members],
+    )

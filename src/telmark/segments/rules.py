@@ -80,7 +80,12 @@ def _kind_required(schema: dict[str, Any]) -> None:
 
 class _Node(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, json_schema_extra=_kind_required
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra=_kind_required,
+        # A left-out value is checked like an explicit null: `{"op": ">"}` alone is an error.
+        validate_default=True,
     )
 
 

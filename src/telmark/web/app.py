@@ -46,6 +46,7 @@ from telmark.market import api as market_api
 from telmark.market import pages as market_pages
 from telmark.org import api as org_api
 from telmark.org import pages as org_pages
+from telmark.segments import api as segments_api
 from telmark.web import system
 from telmark.web.deps import Warehouse
 from telmark.web.errors import domain_error_handler, http_error_handler
@@ -77,6 +78,7 @@ ROUTERS: list[APIRouter] = [
     customers_pages.router,
     market_api.router,
     market_pages.router,
+    segments_api.router,
     report_api.router,
     report_pages.router,
 ]

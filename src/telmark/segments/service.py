@@ -1,0 +1,297 @@
+"""Saved-segment use cases: create, edit (a new version), clone, archive, count, sample.
+
+A segment belongs to an org unit (``org_code``); a user reads and changes the
+segments of their unit and below, and any other answers NotFound so its
+existence does not leak. Rules are validated with ``parse_rule`` before
+anything is written, and every edit appends a version: versions are never
+updated. Counting and sampling compile the current rule on the caller's
+org-scoped warehouse, so a city user only ever counts their own lines —
+archived segments still count, they are only closed for edits. Changes are
+written to the audit trail by ``telmark.audit.capture``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ibis.backends import BaseBackend
+from sqlalchemy import Select, select
+
+from telmark.db import utcnow
+from telmark.errors import InvalidInput, NotFound
+from telmark.org.models import OrgUnit
+from telmark.org.scope import get_visible_unit, scope_root_code, visible
+from telmark.privacy.masking import contract_fields
+from telmark.privacy.service import disclose
+from telmark.segments.compile import compile_rule, count, resolve_as_of
+from telmark.segments.domain import SegmentStatus, check_editable, clean_name, clone_name
+from telmark.segments.domain import transition as status_transition
+from telmark.segments.models import Segment, SegmentVersion
+from telmark.segments.rules import RuleDocument, parse_rule
+from telmark.segments.schemas import (
+    SegmentClone,
+    SegmentCount,
+    SegmentCreate,
+    SegmentRead,
+    SegmentSample,
+    SegmentUpdate,
+    VersionRead,
+)
+from telmark.uow import UnitOfWork
+from telmark.warehouse.contract import SUBSCRIBERS
+
+MAX_SAMPLE = 200
+ENTITY = "subscribers"
+PERSONAL = contract_fields(SUBSCRIBERS)
+
+
+def _rule_json(rule: RuleDocument) -> dict[str, Any]:
+    return rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _visible_segments(uow: UnitOfWork) -> Select[Segment]:
+    return (
+        select(Segment)
+        .join(OrgUnit, OrgUnit.code == Segment.org_code)
+        .where(visible(uow, OrgUnit.path))
+    )
+
+
+def _get(uow: UnitOfWork, segment_id: int) -> Segment:
+    segment = uow.session.scalar(_visible_segments(uow).where(Segment.id == segment_id))
+    if segment is None:
+        raise NotFound(f"segment {segment_id} not found")
+    return segment
+
+
+def _version(uow: UnitOfWork, segment: Segment, version: int | None = None) -> SegmentVersion:
+    wanted = segment.current_version if version is None else version
+    row = uow.session.scalar(
+        select(SegmentVersion).where(
+            SegmentVersion.segment_id == segment.id, SegmentVersion.version == wanted
+        )
+    )
+    if row is None:
+        raise NotFound(f"segment {segment.id} has no version {wanted}")
+    return row
+
+
+def _read(uow: UnitOfWork, segment: Segment) -> SegmentRead:
+    current = _version(uow, segment)
+    return SegmentRead(
+        id=segment.id,
+        name=segment.name,
+        description=segment.description,
+        org_code=segment.org_code,
+        status=segment.status,
+        current_version=segment.current_version,
+        created_by=segment.created_by,
+        created_at=segment.created_at,
+        updated_at=segment.updated_at,
+        rule=current.rule,
+    )
+
+
+def _owner(uow: UnitOfWork, org_code: str | None) -> str:
+    """The owning unit: ``org_code`` if visible, else the actor's own (or the province)."""
+    if org_code is not None:
+        return get_visible_unit(uow, org_code).code
+    own = scope_root_code(uow)
+    if own is not None:
+        return own
+    province = uow.session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)))
+    if province is None:
+        raise InvalidInput("the org tree is empty: run `telmark org sync` first")
+    return province.code
+
+
+def _add(
+    uow: UnitOfWork, *, name: str, description: str, org_code: str, rule: RuleDocument, note: str
+) -> Segment:
+    now = utcnow()
+    segment = Segment(
+        name=name,
+        description=description,
+        org_code=org_code,
+        status=SegmentStatus.ACTIVE,
+        current_version=1,
+        created_by=uow.actor.username,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(segment)
+    uow.session.flush()
+    uow.session.add(
+        SegmentVersion(
+            segment_id=segment.id,
+            version=1,
+            rule=_rule_json(rule),
+            note=note,
+            created_by=uow.actor.username,
+            created_at=now,
+        )
+    )
+    uow.session.flush()
+    return segment
+
+
+def create_segment(*, uow: UnitOfWork, spec: SegmentCreate) -> SegmentRead:
+    """Save a new segment with its first rule version (the rule validated first)."""
+    rule = parse_rule(spec.rule)
+    name = clean_name(spec.name)
+    org_code = _owner(uow, spec.org_code)
+    segment = _add(
+        uow,
+        name=name,
+        description=spec.description.strip(),
+        org_code=org_code,
+        rule=rule,
+        note=spec.note.strip(),
+    )
+    result = _read(uow, segment)
+    uow.commit()
+    return result
+
+
+def update_segment(*, uow: UnitOfWork, segment_id: int, spec: SegmentUpdate) -> SegmentRead:
+    """Append the next rule version (and rename/describe); archived segments refuse edits."""
+    segment = _get(uow, segment_id)
+    check_editable(segment.status)
+    rule = parse_rule(spec.rule)
+    name = clean_name(spec.name) if spec.name is not None else segment.name
+    now = utcnow()
+    segment.current_version += 1
+    segment.name = name
+    if spec.description is not None:
+        segment.description = spec.description.strip()
+    segment.updated_at = now
+    uow.session.add(
+        SegmentVersion(
+            segment_id=segment.id,
+            version=segment.current_version,
+            rule=_rule_json(rule),
+            note=spec.note.strip(),
+            created_by=uow.actor.username,
+            created_at=now,
+        )
+    )
+    uow.session.flush()
+    result = _read(uow, segment)
+    uow.commit()
+    return result
+
+
+def clone_segment(*, uow: UnitOfWork, segment_id: int, spec: SegmentClone) -> SegmentRead:
+    """A new active segment starting from the current rule of ``segment_id``."""
+    source = _get(uow, segment_id)
+    current = _version(uow, source)
+    name = clean_name(spec.name) if spec.name is not None else clone_name(source.name)
+    org_code = _owner(uow, spec.org_code) if spec.org_code is not None else source.org_code
+    segment = _add(
+        uow,
+        name=name,
+        description=source.description,
+        org_code=org_code,
+        rule=parse_rule(current.rule),
+        note=f"cloned from segment {source.id} version {current.version}",
+    )
+    result = _read(uow, segment)
+    uow.commit()
+    return result
+
+
+def set_status(*, uow: UnitOfWork, segment_id: int, status: SegmentStatus) -> SegmentRead:
+    """Archive or restore a segment (InvalidTransition if it already is)."""
+    segment = _get(uow, segment_id)
+    segment.status = status_transition(segment.status, status)
+    segment.updated_at = utcnow()
+    uow.session.flush()
+    result = _read(uow, segment)
+    uow.commit()
+    return result
+
+
+def list_segments(*, uow: UnitOfWork, status: SegmentStatus | None = None) -> list[SegmentRead]:
+    """Segments of the actor's scope, newest change first."""
+    stmt = _visible_segments(uow)
+    if status is not None:
+        stmt = stmt.where(Segment.status == status)
+    rows = uow.session.scalars(stmt.order_by(Segment.updated_at.desc(), Segment.id.desc()))
+    return [_read(uow, s) for s in rows]
+
+
+def get_segment(*, uow: UnitOfWork, segment_id: int) -> SegmentRead:
+    """One segment with its current rule."""
+    return _read(uow, _get(uow, segment_id))
+
+
+def list_versions(*, uow: UnitOfWork, segment_id: int) -> list[VersionRead]:
+    """Every rule version of a segment, oldest first."""
+    segment = _get(uow, segment_id)
+    rows = uow.session.scalars(
+        select(SegmentVersion)
+        .where(SegmentVersion.segment_id == segment.id)
+        .order_by(SegmentVersion.version)
+    )
+    return [VersionRead.model_validate(r) for r in rows]
+
+
+def _rule_of(uow: UnitOfWork, segment_id: int, version: int | None) -> tuple[int, RuleDocument]:
+    segment = _get(uow, segment_id)
+    row = _version(uow, segment, version)
+    return row.version, parse_rule(row.rule)
+
+
+def count_segment(
+    *,
+    uow: UnitOfWork,
+    con: BaseBackend,
+    segment_id: int,
+    version: int | None = None,
+    as_of: date | None = None,
+) -> SegmentCount:
+    """How many lines of the caller's scoped warehouse a saved segment selects."""
+    number, rule = _rule_of(uow, segment_id, version)
+    resolved = resolve_as_of(con, as_of)
+    members = count(con, rule, as_of=resolved)
+    return SegmentCount(segment_id=segment_id, version=number, count=members, as_of=resolved)
+
+
+def sample_segment(
+    *,
+    uow: UnitOfWork,
+    con: BaseBackend,
+    segment_id: int,
+    n: int = 20,
+    unmask: bool = False,
+    as_of: date | None = None,
+) -> SegmentSample:
+    """Up to ``n`` members (subscriber rows), masked unless ``unmask`` (then audited)."""
+    if not 1 <= n <= MAX_SAMPLE:
+        raise InvalidInput(f"n: between 1 and {MAX_SAMPLE}, got {n}", details=[{"field": "n"}])
+    number, rule = _rule_of(uow, segment_id, None)
+    resolved = resolve_as_of(con, as_of)
+    members = compile_rule(con, rule, as_of=resolved)
+    total = int(members.count().to_pyarrow().as_py())
+    subscribers = con.table("subscribers")
+    rows_expr = subscribers.semi_join(members, "subscriber_id").order_by("subscriber_id").limit(n)
+    rows: list[dict[str, Any]] = rows_expr.to_pyarrow().to_pylist()
+    shown = disclose(
+        uow=uow,
+        records=rows,
+        fields=PERSONAL,
+        unmask=unmask,
+        what=f"sample of segment {segment_id}",
+        entity_type=ENTITY,
+        entity_ids=[str(r["subscriber_id"]) for r in rows],
+        details={"segment_id": segment_id, "version": number},
+    )
+    return SegmentSample(
+        segment_id=segment_id,
+        version=number,
+        as_of=resolved,
+        count=total,
+        unmasked=unmask,
+        members=shown,
+    )
