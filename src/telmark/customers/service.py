@@ -146,11 +146,11 @@ def _products(
 
 def _history(expr: ir.Table, order: str, limit: int) -> tuple[list[dict[str, Any]], int]:
     """The latest ``limit`` rows of ``expr`` by ``order`` (newest first) and the total count."""
-    counted = expr.mutate(_total=ibis._[order].count().over(ibis.window()))
-    rows = _rows(counted.order_by(ibis.desc(order)).limit(limit))
-    total = int(rows[0]["_total"]) if rows else 0
-    for row in rows:
-        del row["_total"]
+    # Two small queries rather than a count window over the rows: DuckDB 1.4 can fail with an
+    # internal error on a whole-partition window over an empty input (seen on a line with no
+    # orders), and both queries are filtered to one subscriber, so this costs nothing.
+    rows = _rows(expr.order_by(ibis.desc(order)).limit(limit))
+    total = len(rows) if len(rows) < limit else int(expr.count().to_pyarrow().as_py())
     return rows, total
 
 
