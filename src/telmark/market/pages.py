@@ -7,6 +7,7 @@ Out-of-scope entries answer 404 through the app's error handler.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -223,12 +224,16 @@ def add_offer(
 def _hundredths(raw: str, field: str) -> int:
     """Yuan to fen, or percent to basis points: ``"12.5"`` → 1250."""
     text = raw.strip()
+    # Decimal, not float: money is exact (0.29 yuan is 29 fen, not 28.999…).
     try:
-        return round(float(text) * 100)
-    except ValueError:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
         raise InvalidInput(
             f"{field}: {text!r} is not a number", details=[{"field": field, "value": text}]
-        ) from None
+        )
+    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 @router.post("/market/offers/{offer_id}/delete", response_class=HTMLResponse, dependencies=MANAGE)
