@@ -56,7 +56,7 @@ def test_rights_scope_and_versions(app: AuthApp) -> None:
     assert client.get("/api/segments").status_code == 401
     app.login("agent")  # no aggregate reads
     assert client.get("/api/segments").status_code == 403
-    csrf = app.login("nanjing")  # reads, does not define segments
+    csrf = app.login("approver")  # judges cases on aggregates, does not define segments
     assert client.get("/api/segments").json() == []
     denied = client.post(
         "/api/segments",
@@ -64,6 +64,16 @@ def test_rights_scope_and_versions(app: AuthApp) -> None:
         headers={"X-CSRF-Token": csrf},
     )
     assert denied.status_code == 403
+    csrf = app.login("nanjing")  # a city manager defines segments of their own city only
+    elsewhere = client.post(
+        "/api/segments",
+        json={"name": "x", "org_code": "C02", "rule": PREPAID},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert elsewhere.status_code == 404
+    own = _create(app, "南京自建", "C01", PREPAID)
+    assert own["org_code"] == "C01"
+    assert client.get("/api/segments").json()[0]["id"] == own["id"]
 
     app.login("planner")
     nanjing = _create(app, "南京预付费", "C01", PREPAID)
@@ -87,7 +97,7 @@ def test_rights_scope_and_versions(app: AuthApp) -> None:
     ]
 
     app.login("nanjing")
-    assert [s["id"] for s in client.get("/api/segments").json()] == [nanjing["id"]]
+    assert [s["id"] for s in client.get("/api/segments").json()] == [nanjing["id"], own["id"]]
     for path in ("", "/versions", "/count", "/sample"):
         assert client.get(f"/api/segments/{suzhou['id']}{path}").status_code == 404, path
 

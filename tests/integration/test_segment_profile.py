@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import ibis.expr.types as ir
 import pandas as pd
 import pytest
 from ibis.backends import BaseBackend
@@ -301,20 +302,25 @@ def test_overlap_needs_a_segment(world: World) -> None:
 # -- size trend ----------------------------------------------------------------------------
 
 
+def at(con: BaseBackend, rule: dict[str, Any]) -> Callable[[date], ir.Table]:
+    parsed = parse_rule(rule)
+    return lambda month: compile_rule(con, parsed, as_of=month)
+
+
 def test_size_trend_matches_counts_per_month(world: World) -> None:
-    points = size_trend(world.con, parse_rule(SEASONED), [MONTHS[2], *MONTHS[:2], MONTHS[3]])
+    points = size_trend(at(world.con, SEASONED), [MONTHS[2], *MONTHS[:2], MONTHS[3]])
     assert [p.month for p in points] == MONTHS
     expected = [len(world.pandas.members(SEASONED, as_of=m)) for m in MONTHS]
     assert [p.count for p in points] == expected
     assert len(set(expected)) > 1  # the size really moves with the month
-    assert size_trend(world.con, parse_rule(SEASONED), []) == []
+    assert size_trend(at(world.con, SEASONED), []) == []
 
 
 def test_size_trend_on_a_scoped_warehouse(world: World) -> None:
     city = scoped(world.con, org_code="C01", org_path=f"/{world.province}/C01/")
-    points = size_trend(city, parse_rule(VALUABLE), MONTHS[-2:])
+    points = size_trend(at(city, VALUABLE), MONTHS[-2:])
     for p in points:
         members = compile_rule(city, parse_rule(VALUABLE), as_of=p.month)
         assert p.count == members.count().to_pyarrow().as_py()
-    province = size_trend(world.con, parse_rule(VALUABLE), MONTHS[-2:])
+    province = size_trend(at(world.con, VALUABLE), MONTHS[-2:])
     assert all(c.count < p.count for c, p in zip(points, province, strict=True))

@@ -35,6 +35,7 @@ ACTION_LABELS: Mapping[Action, str] = {
     Action.ANALYSIS_RUN: N_("Train models and refresh analyses"),
     Action.CUSTOMER_READ: N_("Open customer 360 pages"),
     Action.MARKET_MANAGE: N_("Enter competitor and market data"),
+    Action.SEGMENT_MANAGE: N_("Define and freeze target segments"),
 }
 
 

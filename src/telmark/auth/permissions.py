@@ -39,12 +39,19 @@ class Action(StrEnum):
     ANALYSIS_RUN = "analysis:run"
     CUSTOMER_READ = "customer:read"
     MARKET_MANAGE = "market:manage"
+    SEGMENT_MANAGE = "segments:manage"
 
 
 _EVERYONE = frozenset({Action.TOKENS_OWN})
 _READ_ORG = frozenset({Action.OVERVIEW_READ, Action.ORG_READ})
 _ANALYSE = frozenset(
-    {Action.CONSENT_READ, Action.ANALYSIS_RUN, Action.CUSTOMER_READ, Action.MARKET_MANAGE}
+    {
+        Action.CONSENT_READ,
+        Action.ANALYSIS_RUN,
+        Action.CUSTOMER_READ,
+        Action.MARKET_MANAGE,
+        Action.SEGMENT_MANAGE,
+    }
 )
 _FRONT_LINE = frozenset({Action.CONSENT_READ, Action.UNMASK, Action.CUSTOMER_READ})
 
@@ -73,6 +80,10 @@ _FRONT_LINE = frozenset({Action.CONSENT_READ, Action.UNMASK, Action.CUSTOMER_REA
 # customer:read opens one subscriber's 360 page (masked unless unmask): the
 # front line, service agents, planners and analysts; not approvers, who judge
 # aggregates. market:manage enters competitor offers and market share.
+# segments:manage defines, edits and freezes target segments: planners and
+# analysts province-wide, and city marketing managers for their own city,
+# because city-level cases target city segments; org scope keeps a city's
+# segments (and their counts) inside that city.
 # Everyone may hold personal API tokens for their own account.
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.PROVINCE_ADMIN: frozenset(Action) - {Action.UNMASK},
@@ -83,7 +94,13 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.ANALYST: _READ_ORG | _ANALYSE | _EVERYONE,
     Role.APPROVER: _READ_ORG | _EVERYONE,
     Role.CITY_MARKETING_MANAGER: _READ_ORG
-    | {Action.CONSENT_READ, Action.USERS_READ, Action.CUSTOMER_READ, Action.MARKET_MANAGE}
+    | {
+        Action.CONSENT_READ,
+        Action.USERS_READ,
+        Action.CUSTOMER_READ,
+        Action.MARKET_MANAGE,
+        Action.SEGMENT_MANAGE,
+    }
     | _EVERYONE,
     Role.OUTLET_MANAGER: _READ_ORG | _FRONT_LINE | _EVERYONE,
     Role.ACCOUNT_MANAGER: _READ_ORG | _FRONT_LINE | _EVERYONE,

@@ -27,8 +27,8 @@ from telmark.web.errors import ErrorRead
 router = APIRouter(prefix="/api/segments", tags=["segments"])
 
 READ = [require(Action.OVERVIEW_READ)]
-# Defining segments is analysis work: no separate action until segments drive campaigns.
-CHANGE = [require(Action.ANALYSIS_RUN)]
+# Defining segments drives targeting: planners, analysts and city managers (their city).
+CHANGE = [require(Action.SEGMENT_MANAGE)]
 # A sample shows subscriber rows (masked by default), as customer 360 does.
 MEMBERS = [require(Action.CUSTOMER_READ)]
 

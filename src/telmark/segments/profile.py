@@ -15,7 +15,7 @@ segment is evaluated once, not once per dimension.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import reduce
 
@@ -29,9 +29,8 @@ from telmark.analysis.churn.domain import RiskBand
 from telmark.analysis.overview import UNASSIGNED_CITY
 from telmark.analysis.value.rfm import ValueTier
 from telmark.errors import InvalidInput
-from telmark.segments.compile import compile_rule, index_of, month_index, resolve_as_of
+from telmark.segments.compile import index_of, month_index, resolve_as_of
 from telmark.segments.fields import CHURN_TABLE, VALUE_TABLE
-from telmark.segments.rules import RuleDocument
 
 # ARPU bands in yuan over the as-of month's revenue: [low, high) with high None = open.
 ARPU_BANDS_YUAN: tuple[tuple[str, int, int | None], ...] = (
@@ -294,15 +293,17 @@ def overlap(con: BaseBackend, member_tables: Mapping[str, ir.Table]) -> OverlapM
     return OverlapMatrix(names=names, sizes=sizes, intersections=inter, jaccard=jaccard)
 
 
-def size_trend(con: BaseBackend, rule: RuleDocument, months: list[date]) -> list[TrendPoint]:
-    """Member count of ``rule`` as of each month (first day), in one warehouse query."""
+def size_trend(members_at: Callable[[date], ir.Table], months: list[date]) -> list[TrendPoint]:
+    """Member count as of each month (first day), in one warehouse query.
+
+    ``members_at(month)`` gives the members as of a month (the compiled rule with
+    references resolved), so this module needs no database to resolve them.
+    """
     firsts = sorted({m.replace(day=1) for m in months})
     if not firsts:
         return []
     counts = [
-        compile_rule(con, rule, as_of=m)
-        .aggregate(n=ibis._.count())
-        .mutate(month=ibis.literal(m, type="date"))
+        members_at(m).aggregate(n=ibis._.count()).mutate(month=ibis.literal(m, type="date"))
         for m in firsts
     ]
     rows = reduce(lambda a, b: a.union(b, distinct=False), counts).to_pyarrow().to_pylist()

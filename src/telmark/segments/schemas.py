@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from telmark.segments.domain import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE, SegmentStatus
+from telmark.segments.profile import TrendPoint
 
 
 class SegmentCreate(BaseModel):
@@ -76,3 +77,11 @@ class SegmentSample(BaseModel):
     count: int
     unmasked: bool
     members: list[dict[str, Any]]
+
+
+class SegmentTrend(BaseModel):
+    """Member count of one rule version as of each month."""
+
+    segment_id: int
+    version: int
+    points: list[TrendPoint]

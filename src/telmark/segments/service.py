@@ -15,19 +15,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 from sqlalchemy import Select, select
 
 from telmark.db import utcnow
-from telmark.errors import InvalidInput, NotFound
+from telmark.errors import InvalidInput, NotFound, WarehouseEmpty
 from telmark.org.models import OrgUnit
 from telmark.org.scope import get_visible_unit, scope_root_code, visible
 from telmark.privacy.masking import contract_fields
 from telmark.privacy.service import disclose
-from telmark.segments.compile import compile_rule, count, resolve_as_of
+from telmark.segments.compile import compile_rule, resolve_as_of
 from telmark.segments.domain import SegmentStatus, check_editable, clean_name, clone_name
 from telmark.segments.domain import transition as status_transition
 from telmark.segments.models import Segment, SegmentVersion
+from telmark.segments.profile import OverlapMatrix, SegmentProfile, overlap, profile, size_trend
 from telmark.segments.rules import RuleDocument, parse_rule
 from telmark.segments.schemas import (
     SegmentClone,
@@ -35,6 +38,7 @@ from telmark.segments.schemas import (
     SegmentCreate,
     SegmentRead,
     SegmentSample,
+    SegmentTrend,
     SegmentUpdate,
     VersionRead,
 )
@@ -237,10 +241,28 @@ def list_versions(*, uow: UnitOfWork, segment_id: int) -> list[VersionRead]:
     return [VersionRead.model_validate(r) for r in rows]
 
 
-def _rule_of(uow: UnitOfWork, segment_id: int, version: int | None) -> tuple[int, RuleDocument]:
+def rule_of(
+    uow: UnitOfWork, segment_id: int, version: int | None = None
+) -> tuple[int, RuleDocument]:
+    """The version number and rule of a visible segment (its current version by default)."""
     segment = _get(uow, segment_id)
     row = _version(uow, segment, version)
     return row.version, parse_rule(row.rule)
+
+
+def members_of(
+    *,
+    uow: UnitOfWork,
+    con: BaseBackend,
+    rule: RuleDocument,
+    as_of: date | None = None,  # noqa: ARG001
+) -> ir.Table:
+    """The members of ``rule`` on ``con`` (a one-column ``subscriber_id`` table expression).
+
+    Every use of a saved rule goes through here, so references to other segments
+    are resolved the same way (and with the same visibility) everywhere.
+    """
+    return compile_rule(con, rule, as_of=as_of)
 
 
 def count_segment(
@@ -252,9 +274,11 @@ def count_segment(
     as_of: date | None = None,
 ) -> SegmentCount:
     """How many lines of the caller's scoped warehouse a saved segment selects."""
-    number, rule = _rule_of(uow, segment_id, version)
+    number, rule = rule_of(uow, segment_id, version)
     resolved = resolve_as_of(con, as_of)
-    members = count(con, rule, as_of=resolved)
+    members = int(
+        members_of(uow=uow, con=con, rule=rule, as_of=resolved).count().to_pyarrow().as_py()
+    )
     return SegmentCount(segment_id=segment_id, version=number, count=members, as_of=resolved)
 
 
@@ -270,9 +294,9 @@ def sample_segment(
     """Up to ``n`` members (subscriber rows), masked unless ``unmask`` (then audited)."""
     if not 1 <= n <= MAX_SAMPLE:
         raise InvalidInput(f"n: between 1 and {MAX_SAMPLE}, got {n}", details=[{"field": "n"}])
-    number, rule = _rule_of(uow, segment_id, None)
+    number, rule = rule_of(uow, segment_id)
     resolved = resolve_as_of(con, as_of)
-    members = compile_rule(con, rule, as_of=resolved)
+    members = members_of(uow=uow, con=con, rule=rule, as_of=resolved)
     total = int(members.count().to_pyarrow().as_py())
     subscribers = con.table("subscribers")
     rows_expr = subscribers.semi_join(members, "subscriber_id").order_by("subscriber_id").limit(n)
@@ -295,3 +319,76 @@ def sample_segment(
         unmasked=unmask,
         members=shown,
     )
+
+
+MAX_OVERLAP = 8
+MAX_TREND_MONTHS = 24
+
+
+def profile_segment(
+    *,
+    uow: UnitOfWork,
+    con: BaseBackend,
+    segment_id: int,
+    version: int | None = None,
+    as_of: date | None = None,
+) -> SegmentProfile:
+    """Who the members are: distributions against the caller's scoped base."""
+    _, rule = rule_of(uow, segment_id, version)
+    resolved = resolve_as_of(con, as_of)
+    members = members_of(uow=uow, con=con, rule=rule, as_of=resolved)
+    return profile(con, members, as_of=resolved)
+
+
+def overlap_segments(
+    *, uow: UnitOfWork, con: BaseBackend, segment_ids: list[int], as_of: date | None = None
+) -> OverlapMatrix:
+    """Pairwise overlap of 2..MAX_OVERLAP saved segments (their current rules), by name."""
+    ids = list(dict.fromkeys(segment_ids))
+    if not 2 <= len(ids) <= MAX_OVERLAP:
+        raise InvalidInput(
+            f"segment_ids: between 2 and {MAX_OVERLAP} different segments, got {len(ids)}",
+            details=[{"field": "segment_ids"}],
+        )
+    resolved = resolve_as_of(con, as_of)
+    tables: dict[str, ir.Table] = {}
+    for segment_id in ids:
+        segment = _get(uow, segment_id)
+        _, rule = rule_of(uow, segment_id)
+        # Names may repeat across units; the id keeps every row of the matrix distinct.
+        tables[f"{segment.name} (#{segment.id})"] = members_of(
+            uow=uow, con=con, rule=rule, as_of=resolved
+        )
+    return overlap(con, tables)
+
+
+def trend_months(con: BaseBackend, months: int) -> list[date]:
+    """The latest ``months`` usage months present in the warehouse, oldest first."""
+    if not 1 <= months <= MAX_TREND_MONTHS:
+        raise InvalidInput(
+            f"months: between 1 and {MAX_TREND_MONTHS}, got {months}",
+            details=[{"field": "months"}],
+        )
+    usage = con.table("usage_monthly")
+    present = usage.select("month").distinct().order_by(ibis.desc("month")).limit(months)
+    found = sorted(present.to_pyarrow().column("month").to_pylist())
+    if not found:
+        raise WarehouseEmpty("usage_monthly has no rows: load the warehouse first")
+    return found
+
+
+def size_trend_segment(
+    *,
+    uow: UnitOfWork,
+    con: BaseBackend,
+    segment_id: int,
+    version: int | None = None,
+    months: int = 6,
+) -> SegmentTrend:
+    """The member count of one rule version as of each of the latest ``months`` months."""
+    number, rule = rule_of(uow, segment_id, version)
+    points = size_trend(
+        lambda month: members_of(uow=uow, con=con, rule=rule, as_of=month),
+        trend_months(con, months),
+    )
+    return SegmentTrend(segment_id=segment_id, version=number, points=points)
