@@ -36,6 +36,14 @@ class Settings(BaseSettings):
             "or pyspark://; default a DuckDB file in data_dir."
         ),
     )
+    snapshot_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of frozen segment member lists (Parquet); default data_dir/snapshots. "
+            "With Spark or several app servers it must be storage every worker reads "
+            "at the same path."
+        ),
+    )
     secret_key: SecretStr = Field(
         default=SecretStr("telmark-dev-secret-change-me"),
         description="Key for signing session cookies and tokens; set it in production.",
@@ -58,6 +66,11 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("snapshot_dir")
+    @classmethod
+    def _absolute_or_default(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
     @property
     def resolved_database_url(self) -> str:
         """The operational database URL, defaulting to ``data_dir/telmark.db``."""
@@ -71,6 +84,11 @@ class Settings(BaseSettings):
         if self.warehouse_url:
             return self.warehouse_url
         return f"duckdb://{self.data_dir / 'warehouse.duckdb'}"
+
+    @property
+    def resolved_snapshot_dir(self) -> Path:
+        """Where segment snapshots are written, defaulting to ``data_dir/snapshots``."""
+        return self.snapshot_dir or self.data_dir / "snapshots"
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory on first use and return it."""

@@ -7,7 +7,7 @@ from telmark.consent.models import ConsentEntry, ConsentImport
 from telmark.db import Base
 from telmark.market.models import CompetitorOffer, MarketShare
 from telmark.org.models import OrgUnit, Staff
-from telmark.segments.models import Segment, SegmentVersion
+from telmark.segments.models import Segment, SegmentSnapshot, SegmentVersion
 
 __all__ = [
     "ApiToken",
@@ -21,6 +21,7 @@ __all__ = [
     "MarketShare",
     "OrgUnit",
     "Segment",
+    "SegmentSnapshot",
     "SegmentVersion",
     "Staff",
     "User",

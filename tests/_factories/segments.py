@@ -2,13 +2,16 @@
 
 The evaluator shares no code with ``telmark.segments.compile``: it reads the
 tables into pandas and applies the semantics stated in ``segments/rules.py``
-row by row, so a disagreement points at a bug in one of them.
+row by row, so a disagreement points at a bug in one of them. References to
+other segments are looked up in a ``Library`` of saved rule versions, the
+same one the tests hand the compiler as its resolver.
 """
 
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -18,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from telmark.errors import NotFound
+from telmark.segments.rules import RuleDocument, parse_rule
 from telmark.warehouse.connection import connect
 from telmark.warehouse.generator import generate_province
 from telmark.warehouse.importer import load_directory
@@ -32,7 +37,27 @@ TABLES = (
     "households",
     "enterprise_accounts",
     "org_closure",
+    "contact_history",
 )
+PROVINCE_TZ = "Asia/Shanghai"
+
+
+@dataclass
+class Library:
+    """Saved segments for reference tests: id → rule documents of versions 1, 2, …"""
+
+    versions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def rule(self, segment_id: int, version: int | None) -> dict[str, Any]:
+        found = self.versions.get(segment_id, [])
+        wanted = len(found) if version is None else version
+        if not 1 <= wanted <= len(found):
+            raise NotFound(f"segment {segment_id} has no version {wanted}")
+        return found[wanted - 1]
+
+    def resolver(self) -> Callable[[int, int | None], RuleDocument]:
+        """The compiler's view of the library (``compile_rule(..., resolve=...)``)."""
+        return lambda segment_id, version: parse_rule(self.rule(segment_id, version))
 
 
 def province_directory(root: Path, *, subscribers: int = 2_000, seed: int = 11) -> Path:
@@ -107,7 +132,10 @@ class PandasWarehouse:
         ]
         return cls({name: con.table(name).to_pyarrow().to_pandas() for name in names})
 
-    def members(self, rule: dict[str, Any], *, as_of: date | None = None) -> set[int]:
+    def members(
+        self, rule: dict[str, Any], *, as_of: date | None = None, library: Library | None = None
+    ) -> set[int]:
+        self.library = library or Library()
         subs = self.frames["subscribers"].set_index("subscriber_id", drop=False)
         if as_of is None:
             as_of = max(self.frames["usage_monthly"]["month"])
@@ -268,6 +296,23 @@ class PandasWarehouse:
         if node.get("industries"):
             accounts = accounts[accounts["industry"].isin(node["industries"])]
         return self.subs["account_id"].isin(set(accounts["account_id"]))
+
+    def _contacted(self, node: dict[str, Any]) -> pd.Series:
+        contacts = self.frames["contact_history"]
+        local_day = contacts["contacted_at"].dt.tz_convert(PROVINCE_TZ).dt.date
+        first = self.day - timedelta(days=node["days"] - 1)
+        keep = (local_day >= first) & (local_day <= self.day)
+        for key, column in (
+            ("channels", "channel"),
+            ("case_codes", "case_code"),
+            ("outcomes", "outcome"),
+        ):
+            if node.get(key) is not None:
+                keep &= contacts[column].isin(node[key])
+        return self.subs.index.to_series().isin(set(contacts.loc[keep, "subscriber_id"]))
+
+    def _segment(self, node: dict[str, Any]) -> pd.Series:
+        return self._node(self.library.rule(node["segment_id"], node.get("version"))["root"])
 
     def _org_unit(self, node: dict[str, Any]) -> pd.Series:
         closure = self.frames["org_closure"]

@@ -20,8 +20,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from telmark.actor import Actor
 from telmark.analysis.kpi import service as kpi_service
 from telmark.analysis.value import service as value_service
 from telmark.auth import passwords
@@ -32,7 +34,9 @@ from telmark.errors import NotFound
 from telmark.market import service as market_service
 from telmark.market.schemas import OfferCreate, ShareCreate
 from telmark.org import service as org_service
+from telmark.org.models import OrgUnit
 from telmark.segments import service as segment_service
+from telmark.segments import snapshots as segment_snapshots
 from telmark.segments.schemas import SegmentCreate
 from telmark.uow import UnitOfWork, uow_dependency
 from telmark.warehouse.connection import connect
@@ -80,6 +84,10 @@ OWN_ACCOUNT: dict[tuple[str, str], str] = {
     ("POST", "/api/market/offers/import"): "imports rows checked one by one against the scope",
     ("POST", "/api/market/shares/import"): "imports rows checked one by one against the scope",
     ("POST", "/market/imports"): "imports rows checked one by one against the scope",
+    ("POST", "/segments/builder"): (
+        "counts the caller's draft rule on the caller's scoped warehouse (org_unit and "
+        "segment references outside the scope are refused); stores nothing"
+    ),
 }
 # City B's market inputs (created in the world; their ids are path samples).
 WX_OFFER: dict[str, object] = {
@@ -107,6 +115,7 @@ class World:
     client: TestClient
     nj_token: str
     samples: dict[str, str]  # path parameter → the id of a city-B object
+    queries: dict[tuple[str, str], str]  # query strings naming city-B objects
     bodies: dict[tuple[str, str], dict[str, object]]  # city-B payloads without path params
     wx_user_id: int
     db: sessionmaker[Session]
@@ -158,6 +167,20 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
             wx_segment = segment_service.create_segment(
                 uow=uow, spec=SegmentCreate(name="锡城", org_code="C02", rule=WX_RULE)
             )
+            wx_other = segment_service.create_segment(
+                uow=uow, spec=SegmentCreate(name="锡城二", org_code="C02", rule=WX_RULE)
+            )
+            wx_path = uow.session.scalars(select(OrgUnit.path).where(OrgUnit.code == "C02")).one()
+        # City B's snapshot, taken in city B's scope (its id is the `snapshot_id` sample).
+        with UnitOfWork(db, actor=Actor(username="wx.manager", scope_path=wx_path)) as uow:
+            con = connect(warehouse_url)
+            wx_snapshot = segment_snapshots.take_snapshot(
+                uow=uow,
+                con=con,
+                directory=settings.resolved_snapshot_dir,
+                segment_id=wx_segment.id,
+            )
+            con.disconnect()
 
         def test_uow() -> Iterator[UnitOfWork]:
             with UnitOfWork(db) as unit:
@@ -178,16 +201,27 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     "offer_id": str(wx_offer.id),
                     "share_id": str(wx_share.id),
                     "segment_id": str(wx_segment.id),
+                    "snapshot_id": str(wx_snapshot.id),
                     # Home outlet C02D04O001 in the generated province (seed 3).
                     "subscriber_id": "7",
                     # Churn model versions are province-wide (see PROVINCE_WIDE); any number
                     # serves for the anonymous check.
                     "version": "1",
                 },
+                queries={
+                    ("GET", "/api/segments/overlap"): f"ids={wx_segment.id},{wx_other.id}",
+                },
                 bodies={
                     ("POST", "/api/market/offers"): WX_OFFER,
                     ("POST", "/api/segments"): {"name": "锡", "org_code": "C02", "rule": WX_RULE},
                     ("PUT", "/api/segments/{segment_id}"): {"rule": WX_RULE},
+                    ("POST", "/segments"): {
+                        "name": "锡",
+                        "org_code": "C02",
+                        "root:node": "tenure_months",
+                        "root:op": ">=",
+                        "root:value": "1",
+                    },
                     ("POST", "/api/market/shares"): {**WX_SHARE, "competitor": "other"},
                     ("POST", "/market/offers"): {**WX_OFFER, "monthly_fee_yuan": "129"},
                     ("POST", "/market/shares"): {**WX_SHARE, "month": "2026-06", "share_pct": "1"},
@@ -337,6 +371,11 @@ def test_city_a_cannot_reach_city_b(world: World) -> None:
             # The console's forms re-render with the problem (422); the API answers 404.
             refused = (404,) if api else (404, 422)
             assert response.status_code in refused, (method, path, response.status_code)
+        elif (method, path) in world.queries:
+            # Parameters naming city-B objects travel in the query string here.
+            url = f"{url}?{world.queries[(method, path)]}"
+            response = _send(client, method, url, api=api, headers=headers, body=None)
+            assert response.status_code == 404, (method, path, response.status_code)
         else:
             response = _send(client, method, url, api=api, headers=headers, body=None)
             assert response.status_code in (200, 403), (method, path, response.status_code)

@@ -287,6 +287,24 @@ SAMPLE: dict[str, Rows] = {
             "org_id": "C01",
         },
     ],
+    "contact_history": [
+        {
+            "contact_id": "CRM-0001",
+            "subscriber_id": "1",
+            "contacted_at": "2024-03-05 10:00:00+08:00",
+            "channel": "sms",
+            "case_code": "YX202403-RENEW",
+            "outcome": "delivered",
+        },
+        {
+            "contact_id": "OLD-17",
+            "subscriber_id": "1",
+            "contacted_at": "2024-01-20T02:30:00Z",
+            "channel": "outbound_call",
+            "case_code": "",
+            "outcome": "declined",
+        },
+    ],
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +34,7 @@ class Planted:
     brand_holder: dict[str, int]  # hostile brand → the one subscriber holding it
     product_holder: int  # holds the hostile product
     product_id: str
+    case_holder: dict[str, int]  # hostile case code → the one subscriber contacted under it
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,33 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planted]:
         pa.concat_tables([subscriptions, pa.Table.from_pylist([row], schema=subscriptions.schema)]),
         overwrite=True,
     )
-    yield Planted(con=con, brand_holder=holders, product_holder=holder, product_id=product_id)
+    contacts = con.table("contact_history").to_pyarrow()
+    case_holders = dict(zip(HOSTILE, ids[-1 - len(HOSTILE) : -1], strict=True))
+    planted_contacts = [
+        {
+            "contact_id": f"LEGACY-'{n}\"; --",
+            "subscriber_id": sid,
+            "contacted_at": datetime(2026, 9, 20, 2, 0, tzinfo=UTC),
+            "channel": "sms",
+            "case_code": code,
+            "outcome": "delivered",
+        }
+        for n, (code, sid) in enumerate(case_holders.items())
+    ]
+    con.create_table(
+        "contact_history",
+        pa.concat_tables(
+            [contacts, pa.Table.from_pylist(planted_contacts, schema=contacts.schema)]
+        ),
+        overwrite=True,
+    )
+    yield Planted(
+        con=con,
+        brand_holder=holders,
+        product_holder=holder,
+        product_id=product_id,
+        case_holder=case_holders,
+    )
     con.disconnect()
 
 
@@ -111,6 +138,23 @@ def test_hostile_product_id_matches_its_holder(planted: Planted) -> None:
     assert members(planted.con, node) == {planted.product_holder}
     family = {"kind": "has_product", "product_id": planted.product_id, "family": "5g_plan"}
     assert members(planted.con, family) == set()
+
+
+@pytest.mark.parametrize("code", HOSTILE)
+def test_hostile_case_code_matches_exactly_its_contact(planted: Planted, code: str) -> None:
+    node = {"kind": "contacted", "days": 30, "case_codes": [code]}
+    assert members(planted.con, node) == {planted.case_holder[code]}
+    assert members(planted.con, {**node, "channels": ["email"]}) == set()
+    assert planted.case_holder[code] not in members(planted.con, {"not": node})
+
+
+def test_hostile_case_codes_in_one_list_and_near_misses(planted: Planted) -> None:
+    node = {"kind": "contacted", "days": 30, "case_codes": list(HOSTILE)}
+    assert members(planted.con, node) == set(planted.case_holder.values())
+    for near in ("O''Brien", "%", "' OR '1'='1", "华为", "YX%"):
+        near_node = {"kind": "contacted", "days": 365, "case_codes": [near]}
+        assert members(planted.con, near_node) == set(), near
+    assert planted.con.table("contact_history").count().to_pyarrow().as_py() > len(HOSTILE)
 
 
 def test_scoped_warehouse_restricts_members_to_the_scope(planted: Planted) -> None:

@@ -1,4 +1,9 @@
-"""Random rule trees give exactly the same members on DuckDB as an independent pandas check."""
+"""Random rule trees give exactly the same members on DuckDB as an independent pandas check.
+
+Trees may refer to a small library of saved segments drawn with them (each
+entry referring only to earlier ones, so the library is acyclic); the
+compiler gets the library as its resolver, the pandas check reads it directly.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from ibis.backends import BaseBackend
 from telmark.segments.compile import compile_rule, count
 from telmark.segments.fields import (
     CHURN_FIELDS,
+    CONTACT_CHANNELS,
+    CONTACT_OUTCOMES,
     NUMERIC_OPS,
     SUBSCRIBER_FIELDS,
     VALUE_FIELDS,
@@ -24,6 +31,7 @@ from telmark.segments.fields import (
 from telmark.segments.rules import parse_rule
 from telmark.warehouse.contract import ColType
 from tests._factories.segments import (
+    Library,
     PandasWarehouse,
     add_analysis_tables,
     load_warehouse,
@@ -58,6 +66,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     pools["product_id"] = sorted(products["product_id"])[:30]
     units = frames.frames["org_closure"]["ancestor_id"].drop_duplicates()
     pools["org_id"] = sorted(units.sample(40, random_state=1))  # province, cities … outlets
+    contacts = frames.frames["contact_history"]
+    assert contacts["case_code"].isna().any()
+    assert contacts["case_code"].notna().any()
+    # Every case of the window, and one no contact has.
+    pools["case_code"] = [*sorted(contacts["case_code"].dropna().unique()), "YX-NONE'; --"]
     yield World(con=con, pandas=frames, pools=pools)
     con.disconnect()
 
@@ -84,7 +97,9 @@ def _value(target: Field, op: Op, pool: list[Any], draw: st.DrawFn) -> Any:
     return _scalar(target, pool, draw)
 
 
-def leaves(pools: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+def leaves(
+    pools: dict[str, list[Any]], library: Library | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
     @st.composite
     def field(draw: st.DrawFn) -> dict[str, Any]:
         name = draw(st.sampled_from(sorted(SUBSCRIBER_FIELDS)))
@@ -203,7 +218,36 @@ def leaves(pools: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
             )
         return node
 
+    @st.composite
+    def contacted(draw: st.DrawFn) -> dict[str, Any]:
+        node: dict[str, Any] = {
+            "kind": "contacted",
+            "days": draw(st.sampled_from([1, 7, 14, 30, 45, 61, 90, 130])),
+        }
+        for key, values in (
+            ("channels", sorted(CONTACT_CHANNELS)),
+            ("case_codes", pools["case_code"]),
+            ("outcomes", sorted(CONTACT_OUTCOMES)),
+        ):
+            if draw(st.booleans()):
+                node[key] = draw(st.lists(st.sampled_from(values), min_size=1, max_size=3))
+        return node
+
+    @st.composite
+    def segment(draw: st.DrawFn) -> dict[str, Any]:
+        assert library is not None
+        segment_id = draw(st.sampled_from(sorted(library.versions)))
+        versions = len(library.versions[segment_id])
+        version = draw(st.one_of(st.none(), st.integers(1, versions)))
+        node: dict[str, Any] = {"kind": "segment", "segment_id": segment_id}
+        if version is not None:
+            node["version"] = version
+        return node
+
+    referring = [segment()] if library is not None and library.versions else []
     return st.one_of(
+        *referring,
+        contacted(),
         field(),
         usage(),
         trend(),
@@ -227,20 +271,45 @@ def leaves(pools: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
-def trees(pools: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+def trees(
+    pools: dict[str, list[Any]], library: Library | None = None, max_leaves: int = 8
+) -> st.SearchStrategy[dict[str, Any]]:
     return st.recursive(
-        leaves(pools),
+        leaves(pools, library),
         lambda children: st.one_of(
             st.builds(lambda c: {"all": c}, st.lists(children, min_size=1, max_size=4)),
             st.builds(lambda c: {"any": c}, st.lists(children, min_size=1, max_size=4)),
             st.builds(lambda c: {"not": c}, children),
         ),
-        max_leaves=8,
+        max_leaves=max_leaves,
     )
 
 
-def _duckdb_members(con: BaseBackend, rule: dict[str, Any], as_of: date | None = None) -> set[int]:
-    table = compile_rule(con, parse_rule(rule), as_of=as_of).to_pyarrow()
+def libraries(pools: dict[str, list[Any]]) -> st.SearchStrategy[Library]:
+    """Up to three saved segments of one or two versions, each referring only to earlier ones."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Library:
+        library = Library()
+        for segment_id in range(1, draw(st.integers(0, 3)) + 1):
+            earlier = Library(dict(library.versions))
+            library.versions[segment_id] = [
+                {"version": 1, "root": draw(trees(pools, earlier, max_leaves=4))}
+                for _ in range(draw(st.integers(1, 2)))
+            ]
+        return library
+
+    return build()
+
+
+def _duckdb_members(
+    con: BaseBackend,
+    rule: dict[str, Any],
+    as_of: date | None = None,
+    library: Library | None = None,
+) -> set[int]:
+    resolve = (library or Library()).resolver()
+    table = compile_rule(con, parse_rule(rule), as_of=as_of, resolve=resolve).to_pyarrow()
     ids = table.column("subscriber_id").to_pylist()
     assert len(ids) == len(set(ids)), "a member appears twice"
     return set(ids)
@@ -253,8 +322,10 @@ def _duckdb_members(con: BaseBackend, rule: dict[str, Any], as_of: date | None =
 )
 @given(data=st.data())
 def test_random_rules_match_pandas(world: World, data: st.DataObject) -> None:
-    rule = {"version": 1, "root": data.draw(trees(world.pools), label="root")}
-    assert _duckdb_members(world.con, rule) == world.pandas.members(rule)
+    library = data.draw(libraries(world.pools), label="library")
+    rule = {"version": 1, "root": data.draw(trees(world.pools, library), label="root")}
+    expected = world.pandas.members(rule, library=library)
+    assert _duckdb_members(world.con, rule, library=library) == expected
 
 
 def test_a_six_condition_rule_selects_some_but_not_all(world: World) -> None:

@@ -155,3 +155,77 @@ def test_archive_restore_and_clone(seeded: sessionmaker[Session]) -> None:
         restored = service.set_status(uow=uow, segment_id=source.id, status=SegmentStatus.ACTIVE)
         assert restored.status is SegmentStatus.ACTIVE
         assert service.get_segment(uow=uow, segment_id=source.id).current_version == 2
+
+
+def _refers(*segment_ids: int, version: int | None = None) -> dict[str, object]:
+    references: list[dict[str, object]] = [
+        {"kind": "segment", "segment_id": s, **({"version": version} if version else {})}
+        for s in segment_ids
+    ]
+    return {"version": 1, "root": {"all": [PREPAID["root"], *references]}}
+
+
+def test_reference_to_a_segment_of_another_city_is_refused(seeded: sessionmaker[Session]) -> None:
+    with UnitOfWork(seeded, actor=WUXI) as uow:
+        wuxi = service.create_segment(uow=uow, spec=SegmentCreate(name="无锡", rule=PREPAID))
+    with UnitOfWork(seeded, actor=PROVINCE) as uow:
+        province = service.create_segment(uow=uow, spec=SegmentCreate(name="全省", rule=PREPAID))
+    with UnitOfWork(seeded, actor=NANJING) as uow:
+        own = service.create_segment(uow=uow, spec=SegmentCreate(name="南京", rule=PREPAID))
+    before = _counts(seeded)
+    for hidden in (wuxi.id, province.id, 99_999):
+        with UnitOfWork(seeded, actor=NANJING) as uow, pytest.raises(InvalidRule) as caught:
+            service.create_segment(uow=uow, spec=SegmentCreate(name="x", rule=_refers(hidden)))
+        # The reference is named by its path; nothing tells whether the segment exists.
+        assert caught.value.details == [
+            {"path": "root.all[1].segment_id", "message": f"segment {hidden} not found"}
+        ]
+        with UnitOfWork(seeded, actor=NANJING) as uow, pytest.raises(InvalidRule):
+            service.update_segment(
+                uow=uow, segment_id=own.id, spec=SegmentUpdate(rule=_refers(hidden))
+            )
+    assert _counts(seeded) == before
+    # The province sees Nanjing's and Wuxi's segments, so it may refer to them.
+    with UnitOfWork(seeded, actor=PROVINCE) as uow:
+        both = service.create_segment(
+            uow=uow, spec=SegmentCreate(name="两市", rule=_refers(own.id, wuxi.id))
+        )
+    assert both.rule["root"]["all"][1] == {"kind": "segment", "segment_id": own.id}
+
+
+def test_reference_to_a_missing_version_is_refused(seeded: sessionmaker[Session]) -> None:
+    with UnitOfWork(seeded, actor=NANJING) as uow:
+        base = service.create_segment(uow=uow, spec=SegmentCreate(name="基础", rule=PREPAID))
+        pinned = service.create_segment(
+            uow=uow, spec=SegmentCreate(name="固定版本", rule=_refers(base.id, version=1))
+        )
+        assert pinned.rule["root"]["all"][1]["version"] == 1
+        with pytest.raises(InvalidRule, match=r"root\.all\[1\]\.segment_id: .*no version 2"):
+            service.create_segment(
+                uow=uow, spec=SegmentCreate(name="x", rule=_refers(base.id, version=2))
+            )
+
+
+def test_cycles_are_refused_with_the_path_and_the_chain(seeded: sessionmaker[Session]) -> None:
+    with UnitOfWork(seeded, actor=NANJING) as uow:
+        a = service.create_segment(uow=uow, spec=SegmentCreate(name="A", rule=PREPAID))
+        b = service.create_segment(uow=uow, spec=SegmentCreate(name="B", rule=_refers(a.id)))
+        c = service.create_segment(uow=uow, spec=SegmentCreate(name="C", rule=_refers(b.id)))
+    before = _counts(seeded)
+    with UnitOfWork(seeded, actor=NANJING) as uow, pytest.raises(InvalidRule) as caught:
+        service.update_segment(uow=uow, segment_id=a.id, spec=SegmentUpdate(rule=_refers(c.id)))
+    path = f"root.all[1]→segment {c.id}.root.all[1]→segment {b.id}.root.all[1]"
+    chain = f"segment {a.id} → segment {c.id} → segment {b.id} → segment {a.id}"
+    assert caught.value.details == [
+        {
+            "path": path,
+            "message": f"{chain}: a segment may not refer to itself, directly or through others",
+        }
+    ]
+    # Directly, and to an earlier version of itself: a segment never depends on itself.
+    for rule in (_refers(a.id), _refers(a.id, version=1)):
+        with UnitOfWork(seeded, actor=NANJING) as uow, pytest.raises(InvalidRule, match="itself"):
+            service.update_segment(uow=uow, segment_id=a.id, spec=SegmentUpdate(rule=rule))
+    assert _counts(seeded) == before
+    with UnitOfWork(seeded, actor=NANJING) as uow:
+        assert service.get_segment(uow=uow, segment_id=a.id).current_version == 1

@@ -79,6 +79,24 @@ def test_segment_lifecycle_from_the_shell(counts: tuple[int, int], tmp_path: Pat
     assert run("count", sid)["count"] == counts[1]  # archived segments still count
     assert {s["id"] for s in run("list", "--status", "active")} == {copy["id"]}
     assert run("show", sid)["status"] == "archived"
+    # A rule file may refer to a saved segment: "postpaid, but not in the copy" is empty.
+    referring = tmp_path / "not-copy.json"
+    referring.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "root": {
+                    "all": [
+                        POSTPAID["root"],
+                        {"not": {"kind": "segment", "segment_id": copy["id"]}},
+                    ]
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert run("count", "--rule", str(referring))["count"] == 0
+    assert run("count", "--rule", str(postpaid_file))["count"] == counts[1]
 
     masked = run("sample", sid, "--n", "4")
     assert masked["count"] == counts[1]

@@ -1,4 +1,9 @@
-"""A non-trivial segment gives the same members on PySpark as on DuckDB."""
+"""A non-trivial segment gives the same members on PySpark as on DuckDB.
+
+The rule refers to a saved segment (inlined by the compiler) and tests the
+contact history, whose days are province-local: the time-zone arithmetic must
+agree between the engines.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from ibis.backends import BaseBackend
 from telmark.segments.compile import compile_rule
 from telmark.segments.rules import parse_rule
 from telmark.warehouse.importer import load_directory
-from tests._factories.segments import load_warehouse, province_directory
+from tests._factories.segments import Library, load_warehouse, province_directory
 from tests.spark.test_import_spark import PYSPARK_SOCKETS
 
 pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings(PYSPARK_SOCKETS)]
@@ -48,13 +53,51 @@ RULE = {
             {"not": {"kind": "enterprise", "tiers": ["A"]}},
             {"kind": "org_unit", "org_ids": ["C01", "C02", "C03", "C04", "C05", "C06"]},
             {"not": {"kind": "field", "field": "handset_brand", "op": "=", "value": "O'Brien; --"}},
+            {"not": {"kind": "contacted", "days": 20, "channels": ["sms", "outbound_call"]}},
+            {
+                "any": [
+                    {"kind": "segment", "segment_id": 1},
+                    {"not": {"kind": "segment", "segment_id": 1, "version": 1}},
+                ]
+            },
         ]
     },
 }
+# Saved segment 1: version 1 is postpaid; the current version 2, postpaid lines
+# contacted in the last 75 days (by a named case, with some answer).
+LIBRARY = Library(
+    {
+        1: [
+            {
+                "version": 1,
+                "root": {"kind": "field", "field": "payment_type", "op": "=", "value": "postpaid"},
+            },
+            {
+                "version": 1,
+                "root": {
+                    "all": [
+                        {"kind": "segment", "segment_id": 2},
+                        {
+                            "kind": "contacted",
+                            "days": 75,
+                            "outcomes": ["delivered", "reached", "declined", "responded"],
+                        },
+                    ]
+                },
+            },
+        ],
+        2: [
+            {
+                "version": 1,
+                "root": {"kind": "field", "field": "payment_type", "op": "=", "value": "postpaid"},
+            }
+        ],
+    }
+)
 
 
 def _members(con: BaseBackend) -> list[int]:
-    table = compile_rule(con, parse_rule(RULE)).to_pyarrow()
+    table = compile_rule(con, parse_rule(RULE), resolve=LIBRARY.resolver()).to_pyarrow()
     return sorted(table.column("subscriber_id").to_pylist())
 
 

@@ -169,6 +169,20 @@ CONSISTENCY_RULES: dict[str, str] = {
         SELECT count(*) FROM recharges
         WHERE recharged_at < $first_month::TIMESTAMPTZ - INTERVAL 8 HOUR
            OR recharged_at >= ($data_date + 1)::TIMESTAMPTZ""",
+    "contacts fall in the window, on days the line was on the network": """
+        SELECT count(*) FROM contact_history c JOIN subscribers s USING (subscriber_id)
+        WHERE c.contacted_at < $first_month::TIMESTAMPTZ - INTERVAL 8 HOUR
+           OR c.contacted_at >= ($data_date + 1)::TIMESTAMPTZ - INTERVAL 8 HOUR
+           OR CAST(c.contacted_at + INTERVAL 8 HOUR AS DATE) < s.join_date
+           OR (s.status IN ('ported_out', 'terminated')
+               AND CAST(c.contacted_at + INTERVAL 8 HOUR AS DATE) > s.status_date)""",
+    "contact outcomes fit their channel": """
+        SELECT count(*) FROM contact_history
+        WHERE (channel IN ('outbound_call', 'frontline_task')
+               AND outcome IN ('delivered', 'failed'))
+           OR (channel NOT IN ('outbound_call', 'frontline_task')
+               AND outcome IN ('reached', 'unreachable', 'declined'))
+           OR ((case_code IS NULL) != (outcome = 'sent'))""",
     "truth: propensity plus uplift is a probability": """
         SELECT count(*) FROM truth_response WHERE base_propensity + uplift_gift NOT BETWEEN 0 AND 1
            OR base_propensity + uplift_bundle NOT BETWEEN 0 AND 1""",

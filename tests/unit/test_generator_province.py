@@ -225,3 +225,54 @@ def test_catalog_covers_every_product_family(db: duckdb.DuckDBPyConnection) -> N
     """).fetchall()
     }
     assert held == families
+
+
+def test_contact_history_targets_plausible_lines(db: duckdb.DuckDBPyConnection) -> None:
+    """Campaigns reach the lines they are about, and no line is contacted by every one."""
+    share = dict(
+        db.execute("""
+        SELECT coalesce(c.case_code, 'legacy'), count(DISTINCT c.subscriber_id)
+        FROM contact_history c GROUP BY ALL""").fetchall()
+    )
+    # Every campaign of the six-month window, the legacy one without a case code.
+    assert sorted(share) == [
+        "YX202503-CONVERGE",
+        "YX202504-ENTCARE",
+        "YX202504-RENEW",
+        "YX202505-5GUP",
+        "YX202505-DATAPACK",
+        "YX202506-RENEW",
+        "legacy",
+    ]
+    lines = one(db, "SELECT count(*) FROM subscribers")
+    contacted = one(db, "SELECT count(DISTINCT subscriber_id) FROM contact_history")
+    assert 0.05 < contacted / lines < 0.5
+    upgrade_5g = one(
+        db,
+        """
+        SELECT avg(CAST(s.handset_5g AS INT)) FROM contact_history c
+        JOIN subscribers s USING (subscriber_id) WHERE c.case_code LIKE '%-5GUP'""",
+    )
+    assert upgrade_5g == 0.0  # the 5G upgrade goes to lines on 4G handsets only
+    renewal = one(
+        db,
+        """
+        SELECT avg(CAST(s.contract_end IS NOT NULL AS INT)) FROM contact_history c
+        JOIN subscribers s USING (subscriber_id) WHERE c.case_code = 'YX202506-RENEW'""",
+    )
+    base = one(db, "SELECT avg(CAST(contract_end IS NOT NULL AS INT)) FROM subscribers")
+    assert renewal > 0.95 > base
+    enterprise = one(
+        db,
+        """
+        SELECT avg(CAST(s.account_id IS NOT NULL AS INT)) FROM contact_history c
+        JOIN subscribers s USING (subscriber_id) WHERE c.case_code LIKE '%-ENTCARE'""",
+    )
+    assert enterprise == 1.0
+    responded = dict(
+        db.execute("""
+        SELECT channel IN ('outbound_call', 'frontline_task'),
+               avg(CAST(outcome = 'responded' AS INT))
+        FROM contact_history WHERE case_code IS NOT NULL GROUP BY 1""").fetchall()
+    )
+    assert 0.005 < responded[False] < 0.05 < responded[True] < 0.3  # people answer people

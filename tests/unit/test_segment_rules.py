@@ -264,6 +264,8 @@ def test_json_schema_documents_every_node_kind() -> None:
         "household",
         "enterprise",
         "org_unit",
+        "contacted",
+        "segment",
     }
     assert "not" in definitions["NotGroup"]["properties"]
     assert definitions["UsageCondition"]["required"][0] == "kind"

@@ -16,8 +16,9 @@ from telmark.auth.deps import CurrentPrincipal, ScopedWarehouseDep, require
 from telmark.auth.permissions import Action
 from telmark.errors import WarehouseEmpty
 from telmark.org.domain import is_root_path
+from telmark.translation import N_
 from telmark.web.deps import LocaleDep, TemplatesDep
-from telmark.web.i18n import N_, gettext_for, html_lang
+from telmark.web.i18n import gettext_for, html_lang
 
 router = APIRouter(include_in_schema=False, dependencies=[require(Action.OVERVIEW_READ)])
 

@@ -14,8 +14,9 @@ from telmark.audit.api import Auditor, FiltersDep
 from telmark.audit.domain import PROVINCE_TZ, AuditAction, diff
 from telmark.auth.permissions import Action
 from telmark.privacy.service import may_unmask
+from telmark.translation import N_
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep
-from telmark.web.i18n import N_, gettext_for
+from telmark.web.i18n import gettext_for
 
 router = APIRouter(include_in_schema=False)
 

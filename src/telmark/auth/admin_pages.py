@@ -14,9 +14,10 @@ from telmark.auth.domain import Principal, normalize_username, password_problems
 from telmark.auth.permissions import PERMISSIONS, Action, Role
 from telmark.errors import Conflict, InvalidInput, NotFound
 from telmark.org import service as org_service
+from telmark.translation import N_
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep
-from telmark.web.i18n import N_, gettext_for
+from telmark.web.i18n import gettext_for
 from telmark.web.templating import ConsoleTemplates
 
 router = APIRouter(include_in_schema=False)

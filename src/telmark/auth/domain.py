@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from telmark.actor import Actor
 from telmark.auth.permissions import Action, Role
 from telmark.errors import DomainError, InvalidInput
+from telmark.translation import N_
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD_LENGTH = 10
@@ -71,11 +72,6 @@ def normalize_username(username: str) -> str:
             details=[{"field": "username", "value": username}],
         )
     return normalized
-
-
-def N_(message: str) -> str:
-    """Mark a message for translation (babel extracts ``N_``) without importing the web layer."""
-    return message
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from telmark.auth.permissions import Action, Role
-from telmark.web.i18n import N_
+from telmark.translation import N_
 
 ROLE_LABELS: Mapping[Role, str] = {
     Role.PROVINCE_ADMIN: N_("Province administrator"),

@@ -33,9 +33,10 @@ from telmark.auth.permissions import Action
 from telmark.auth.schemas import TokenIssued
 from telmark.config import Settings
 from telmark.errors import InvalidInput
+from telmark.translation import N_
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, SettingsDep, TemplatesDep, UowDep
-from telmark.web.i18n import N_, gettext_for
+from telmark.web.i18n import gettext_for
 from telmark.web.templating import ConsoleTemplates, NavItem
 
 router = APIRouter(include_in_schema=False)

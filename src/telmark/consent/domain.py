@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from telmark.errors import Forbidden, InvalidInput
+from telmark.translation import N_
 from telmark.warehouse.contract import MSISDN_PATTERN
 
 
@@ -132,11 +133,6 @@ class EntrySpec:
     @property
     def key(self) -> tuple[str, ConsentKind, Channel]:
         return (self.msisdn, self.kind, self.channel)
-
-
-def N_(message: str) -> str:
-    """Mark a message for translation (babel extracts ``N_``) without importing the web layer."""
-    return message
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,9 @@ import csv
 import io
 from dataclasses import dataclass
 
-from telmark.consent.domain import N_, EntrySpec, RowProblem, header_problems, parse_row
+from telmark.consent.domain import EntrySpec, RowProblem, header_problems, parse_row
 from telmark.errors import InvalidInput
+from telmark.translation import N_
 
 MAX_PROBLEMS = 200  # problems listed in the error; all are counted
 

@@ -32,9 +32,10 @@ from telmark.consent.importing import ConsentFileRejected
 from telmark.consent.schemas import ConsentEntryCreate, ConsentFilters, ConsentImportRead
 from telmark.errors import Conflict, DomainError, Forbidden, InvalidInput
 from telmark.privacy.service import may_unmask
+from telmark.translation import N_
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep
-from telmark.web.i18n import N_, gettext_for
+from telmark.web.i18n import gettext_for
 from telmark.web.templating import ConsoleTemplates
 
 router = APIRouter(include_in_schema=False)

@@ -20,8 +20,10 @@ from telmark.customers.domain import NOT_A_MSISDN, NOT_A_SUBSCRIBER_ID, parse_lo
 from telmark.customers.schemas import Customer360
 from telmark.errors import InvalidInput
 from telmark.privacy.service import may_unmask
+from telmark.translation import N_
+from telmark.warehouse.labels import INDUSTRY_LABELS, PRODUCT_KIND_LABELS
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep
-from telmark.web.i18n import N_, gettext_for, html_lang
+from telmark.web.i18n import gettext_for, html_lang
 
 router = APIRouter(include_in_schema=False, dependencies=[require(Action.CUSTOMER_READ)])
 
@@ -57,26 +59,6 @@ COMPLAINT_LABELS = {
     "marketing": N_("Marketing"),
 }
 SEVERITY_LABELS = {1: N_("Minor"), 2: N_("Serious"), 3: N_("Escalated")}
-PRODUCT_KIND_LABELS = {
-    "plan": N_("Plan"),
-    "bundle": N_("Converged bundle"),
-    "addon": N_("Add-on pack"),
-    "broadband": N_("Broadband"),
-    "iptv": N_("IPTV"),
-    "handset_contract": N_("Handset contract"),
-}
-INDUSTRY_LABELS = {
-    "government": N_("Government"),
-    "education": N_("Education"),
-    "healthcare": N_("Healthcare"),
-    "finance": N_("Finance"),
-    "manufacturing": N_("Manufacturing"),
-    "retail": N_("Retail"),
-    "logistics": N_("Logistics"),
-    "it_services": N_("IT services"),
-    "hospitality": N_("Hospitality"),
-    "agriculture": N_("Agriculture"),
-}
 VALUE_TIER_LABELS = {
     "non_member": N_("Non-member"),
     "star": N_("Star"),

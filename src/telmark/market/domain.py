@@ -31,6 +31,7 @@ from datetime import date
 from enum import StrEnum
 
 from telmark.errors import InvalidInput
+from telmark.translation import N_
 
 FULL_SHARE_BP = 10_000
 MAX_FEE_FEN = 10_000_000  # as products.monthly_fee_fen in the data contract
@@ -45,11 +46,6 @@ class Competitor(StrEnum):
     CHINA_TELECOM = "china_telecom"
     CHINA_BROADNET = "china_broadnet"
     OTHER = "other"
-
-
-def N_(message: str) -> str:
-    """Mark a message for translation without importing the web layer."""
-    return message
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,10 @@ from telmark.market.api import read_upload
 from telmark.market.domain import Competitor, parse_month
 from telmark.market.schemas import MarketView, OfferCreate, ShareCreate
 from telmark.org.domain import is_root_path
+from telmark.translation import N_
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep
-from telmark.web.i18n import N_, gettext_for
+from telmark.web.i18n import gettext_for
 from telmark.web.templating import ConsoleTemplates
 
 router = APIRouter(include_in_schema=False)

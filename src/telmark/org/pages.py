@@ -11,9 +11,10 @@ from starlette.responses import Response
 from telmark.auth.deps import require
 from telmark.auth.permissions import Action
 from telmark.org import service
+from telmark.translation import N_
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep
-from telmark.web.i18n import N_, gettext_for
+from telmark.web.i18n import gettext_for
 
 router = APIRouter(include_in_schema=False, dependencies=[require(Action.ORG_READ)])
 

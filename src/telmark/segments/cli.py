@@ -1,4 +1,5 @@
-"""``telmark segments``: saved segments (create, edit, clone, archive, count, sample), rules."""
+"""``telmark segments``: saved segments (create, edit, clone, archive, count, sample), rules,
+profile, overlap, size trend, snapshots and their exports."""
 
 from __future__ import annotations
 
@@ -17,12 +18,25 @@ from telmark.clikit import (
     print_json,
     print_table,
 )
+from telmark.config import get_settings
 from telmark.errors import InvalidInput
-from telmark.segments import service
-from telmark.segments.compile import count, resolve_as_of
+from telmark.segments import service, snapshots
+from telmark.segments.compile import count, resolve_as_of, walk
 from telmark.segments.domain import SegmentStatus
-from telmark.segments.rules import RuleDocument, parse_rule_text, rule_json_schema
-from telmark.segments.schemas import SegmentClone, SegmentCreate, SegmentRead, SegmentUpdate
+from telmark.segments.rules import (
+    RuleDocument,
+    SegmentCondition,
+    parse_rule_text,
+    rule_json_schema,
+)
+from telmark.segments.schemas import (
+    ExportFormat,
+    SegmentClone,
+    SegmentCreate,
+    SegmentRead,
+    SegmentUpdate,
+    SnapshotRead,
+)
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -75,7 +89,13 @@ def count_command(
     with command_warehouse() as con:
         resolved = resolve_as_of(con, month)
         if document is not None:
-            members = count(con, document, as_of=resolved)
+            if any(isinstance(node, SegmentCondition) for _, node in walk(document.root)):
+                # References to saved segments resolve with the CLI user's visibility.
+                with command_uow() as uow:
+                    members = count(con, document, as_of=resolved, resolve=service.resolver(uow))
+            else:
+                # A self-contained rule file needs no operational database.
+                members = count(con, document, as_of=resolved)
             payload: dict[str, object] = {"count": members, "as_of": resolved}
             payload["rule"] = document.model_dump(mode="json", by_alias=True, exclude_none=True)
             label = str(rule)
@@ -256,3 +276,210 @@ def sample_command(
         columns,
         [[m.get(c) for c in columns] for m in sample.members],
     )
+
+
+VersionOpt = Annotated[
+    int | None, typer.Option("--version", help="Rule version (default: the current one).")
+]
+
+
+@app.command("profile")
+def profile_command(
+    segment_id: IdArg,
+    version: VersionOpt = None,
+    as_of: AsOfOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Who a segment's members are: distributions against the base, with an index."""
+    with domain_errors():
+        month = _month(as_of)
+    with command_warehouse() as con, command_uow() as uow:
+        result = service.profile_segment(
+            uow=uow, con=con, segment_id=segment_id, version=version, as_of=month
+        )
+    if json_output:
+        print_json(result.model_dump(mode="json"))
+        return
+    console.print(
+        f"segment {segment_id}: {result.size:,} of {result.base_size:,} lines "
+        f"({result.share_of_base:.1%}) as of {result.as_of:%Y-%m}"
+    )
+    for distribution in result.distributions:
+        print_table(
+            distribution.dimension,
+            ["value", "segment", "share", "base share", "index"],
+            [
+                [
+                    b.key,
+                    f"{b.segment:,}",
+                    f"{b.segment_share:.1%}",
+                    f"{b.base_share:.1%}",
+                    "" if b.index is None else f"{b.index:.0f}",
+                ]
+                for b in distribution.buckets
+            ],
+        )
+    for note in result.notes:
+        console.print(note)
+
+
+@app.command("overlap")
+def overlap_command(
+    segment_ids: Annotated[
+        list[int], typer.Argument(help="2 to 8 saved segment ids.", show_default=False)
+    ],
+    as_of: AsOfOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """How many lines each pair of segments shares."""
+    with domain_errors():
+        month = _month(as_of)
+    with command_warehouse() as con, command_uow() as uow:
+        matrix = service.overlap_segments(uow=uow, con=con, segment_ids=segment_ids, as_of=month)
+    if json_output:
+        print_json(matrix.model_dump(mode="json"))
+        return
+    print_table(
+        "Overlap (lines in common)",
+        ["", "size", *matrix.names],
+        [
+            [name, f"{size:,}", *(f"{n:,}" for n in row)]
+            for name, size, row in zip(
+                matrix.names, matrix.sizes, matrix.intersections, strict=True
+            )
+        ],
+    )
+
+
+@app.command("trend")
+def trend_command(
+    segment_id: IdArg,
+    months: Annotated[int, typer.Option("--months", help="How many latest months.")] = 6,
+    version: VersionOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The member count as of each of the latest months."""
+    with command_warehouse() as con, command_uow() as uow:
+        trend = service.size_trend_segment(
+            uow=uow, con=con, segment_id=segment_id, version=version, months=months
+        )
+    if json_output:
+        print_json(trend.model_dump(mode="json"))
+        return
+    print_table(
+        f"Segment {segment_id} v{trend.version}",
+        ["month", "lines"],
+        [[f"{p.month:%Y-%m}", f"{p.count:,}"] for p in trend.points],
+    )
+
+
+def _snapshot_rows(items: list[SnapshotRead]) -> list[list[object]]:
+    return [
+        [
+            s.id,
+            s.version,
+            f"{s.as_of:%Y-%m}",
+            s.data_date,
+            s.org_code,
+            s.status,
+            "" if s.member_count is None else f"{s.member_count:,}",
+            s.created_by,
+            f"{s.created_at:%Y-%m-%d %H:%M}",
+        ]
+        for s in items
+    ]
+
+
+SNAPSHOT_COLUMNS = ["id", "version", "as of", "data date", "scope", "status", "lines", "by", "at"]
+
+
+@app.command("snapshot")
+def snapshot_command(
+    segment_id: IdArg,
+    version: VersionOpt = None,
+    as_of: AsOfOpt = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="Idempotency key: rerunning with it returns the same snapshot."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Freeze a segment's members into a snapshot (a verified Parquet member list)."""
+    with domain_errors():
+        month = _month(as_of)
+    directory = get_settings().resolved_snapshot_dir
+    with command_warehouse() as con, command_uow() as uow:
+        taken = snapshots.take_snapshot(
+            uow=uow,
+            con=con,
+            directory=directory,
+            segment_id=segment_id,
+            version=version,
+            as_of=month,
+            idempotency_key=key,
+        )
+    if json_output:
+        print_json(taken.model_dump(mode="json"))
+        return
+    console.print(
+        f"snapshot {taken.id} of segment {segment_id} v{taken.version}: "
+        f"{taken.member_count or 0:,} lines as of {taken.as_of:%Y-%m} "
+        f"(data date {taken.data_date}, sha256 {str(taken.sha256)[:12]}…)"
+    )
+
+
+@app.command("snapshots")
+def snapshots_command(segment_id: IdArg, json_output: JsonOpt = False) -> None:
+    """List a segment's snapshots, newest first."""
+    with command_uow() as uow:
+        items = snapshots.list_snapshots(uow=uow, segment_id=segment_id)
+    if json_output:
+        print_json([s.model_dump(mode="json") for s in items])
+        return
+    print_table(f"Snapshots of segment {segment_id}", SNAPSHOT_COLUMNS, _snapshot_rows(items))
+
+
+@app.command("export")
+def export_command(
+    snapshot_id: Annotated[int, typer.Argument(help="Snapshot id.", show_default=False)],
+    out: Annotated[
+        Path, typer.Option("--out", help="File to write (replaced).", show_default=False)
+    ],
+    export_format: Annotated[
+        ExportFormat, typer.Option("--format", help="csv (UTF-8 with BOM) or parquet.")
+    ] = ExportFormat.CSV,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Comma-separated columns: " + ", ".join(snapshots.EXPORT_COLUMNS) + ".",
+        ),
+    ] = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Personal values in clear (audited).")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Export a snapshot's members with subscriber columns (personal ones masked)."""
+    with domain_errors():
+        if not out.parent.is_dir():
+            raise InvalidInput(
+                f"--out: directory {out.parent} does not exist", details=[{"field": "out"}]
+            )
+    directory = get_settings().resolved_snapshot_dir
+    with command_warehouse() as con, command_uow() as uow:
+        result = snapshots.export_snapshot(
+            uow=uow,
+            con=con,
+            directory=directory,
+            snapshot_id=snapshot_id,
+            out=out,
+            export_format=export_format,
+            columns=columns.split(",") if columns is not None else None,
+            unmask=unmask,
+        )
+    if json_output:
+        print_json({**result.model_dump(mode="json"), "path": str(out)})
+        return
+    masked = "in clear" if result.unmasked else "masked"
+    console.print(f"wrote {result.rows:,} lines ({masked}) to {out}")

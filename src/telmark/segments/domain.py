@@ -16,6 +16,14 @@ class SegmentStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class SnapshotStatus(StrEnum):
+    """building → ready | failed; a failed (or abandoned) build may be retried into ready."""
+
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+
+
 ALLOWED: dict[SegmentStatus, frozenset[SegmentStatus]] = {
     SegmentStatus.ACTIVE: frozenset({SegmentStatus.ARCHIVED}),
     SegmentStatus.ARCHIVED: frozenset({SegmentStatus.ACTIVE}),

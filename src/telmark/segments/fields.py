@@ -14,6 +14,7 @@ from enum import StrEnum
 from telmark.analysis.churn.domain import RiskBand
 from telmark.analysis.value.rfm import ValueTier
 from telmark.warehouse.contract import (
+    CONTACT_HISTORY,
     ENTERPRISE_ACCOUNTS,
     PRODUCT_FAMILIES,
     PRODUCT_KINDS,
@@ -187,6 +188,34 @@ ENTERPRISE_INDUSTRIES: tuple[str, ...] = ENTERPRISE_ACCOUNTS.column("industry").
 PRODUCT_KIND_VALUES: tuple[str, ...] = PRODUCT_KINDS
 PRODUCT_FAMILY_VALUES: tuple[str, ...] = PRODUCT_FAMILIES
 
+# Filters of a ``contacted`` condition: the contact_history channels and outcomes.
+CONTACT_CHANNELS: dict[str, tuple[str, str]] = {
+    "sms": ("短信", "SMS"),
+    "email": ("电子邮件", "E-mail"),
+    "app_push": ("APP推送", "App push"),
+    "wechat": ("微信", "WeChat"),
+    "outbound_call": ("外呼", "Outbound call"),
+    "frontline_task": ("一线任务", "Front-line task"),
+}
+CONTACT_OUTCOMES: dict[str, tuple[str, str]] = {
+    "sent": ("已发送", "Sent"),
+    "delivered": ("已送达", "Delivered"),
+    "failed": ("发送失败", "Failed"),
+    "reached": ("已接触", "Reached"),
+    "unreachable": ("未接通", "Unreachable"),
+    "declined": ("拒绝", "Declined"),
+    "responded": ("已响应", "Responded"),
+    "opted_out": ("退订", "Opted out"),
+}
+# The catalogue must offer exactly the contract's values (a new channel needs a label).
+assert tuple(CONTACT_CHANNELS) == CONTACT_HISTORY.column("channel").allowed
+assert tuple(CONTACT_OUTCOMES) == CONTACT_HISTORY.column("outcome").allowed
+# Labels of the condition kinds that are not a field comparison, for the builder.
+CONDITION_KINDS: dict[str, tuple[str, str]] = {
+    "contacted": ("近N天被接触", "Contacted in the last N days"),
+    "segment": ("属于其他客群", "Member of another segment"),
+}
+
 
 def _field_entry(f: Field) -> dict[str, object]:
     return {
@@ -219,4 +248,7 @@ def describe() -> dict[str, object]:
         "enterprise_industries": list(ENTERPRISE_INDUSTRIES),
         "product_kinds": list(PRODUCT_KIND_VALUES),
         "product_families": list(PRODUCT_FAMILY_VALUES),
+        "contact_channels": _labelled(CONTACT_CHANNELS),
+        "contact_outcomes": _labelled(CONTACT_OUTCOMES),
+        "condition_kinds": _labelled(CONDITION_KINDS),
     }

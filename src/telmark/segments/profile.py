@@ -31,6 +31,7 @@ from telmark.analysis.value.rfm import ValueTier
 from telmark.errors import InvalidInput
 from telmark.segments.compile import index_of, month_index, resolve_as_of
 from telmark.segments.fields import CHURN_TABLE, VALUE_TABLE
+from telmark.translation import N_
 
 # ARPU bands in yuan over the as-of month's revenue: [low, high) with high None = open.
 ARPU_BANDS_YUAN: tuple[tuple[str, int, int | None], ...] = (
@@ -229,14 +230,18 @@ def profile(con: BaseBackend, members: ir.Table, *, as_of: date | None = None) -
     if VALUE_TABLE not in tables:
         dimensions.remove("value_tier")
         notes.append(
-            "value tier omitted: customer_value has not been built "
-            "(run `telmark analysis value refresh`)"
+            N_(
+                "value tier omitted: customer_value has not been built "
+                "(run `telmark analysis value refresh`)"
+            )
         )
     if CHURN_TABLE not in tables:
         dimensions.remove("churn_risk_band")
         notes.append(
-            "churn risk band omitted: churn_scores has not been built "
-            "(run `telmark analysis churn score`)"
+            N_(
+                "churn risk band omitted: churn_scores has not been built "
+                "(run `telmark analysis churn score`)"
+            )
         )
     cube = _cube(con, month, _flagged(con, members), dimensions).to_pyarrow()
     distributions: list[Distribution] = []
@@ -263,7 +268,9 @@ def overlap(con: BaseBackend, member_tables: Mapping[str, ir.Table]) -> OverlapM
     flags = [f"s{i}" for i in range(n)]
     tagged = [
         t.select(
-            subscriber_id=t.subscriber_id,
+            # Member tables may differ in nullability (an inner vs an outer join upstream),
+            # and a union needs one schema.
+            subscriber_id=t.subscriber_id.cast("int64"),
             **{f: ibis.literal(1 if f == flags[i] else 0, type="int64") for f in flags},
         )
         for i, t in enumerate(member_tables.values())

@@ -4,7 +4,8 @@ A document is ``{"version": 1, "root": <node>}``. A node is a group —
 ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": <node>}`` — or a condition
 with a ``kind`` (``field``, ``usage``, ``trend``, ``recharges``,
 ``has_product``, ``contract_ends_within_days``, ``tenure_months``, ``value``,
-``churn``, ``household``, ``enterprise``, ``org_unit``).
+``churn``, ``household``, ``enterprise``, ``org_unit``, ``contacted``,
+``segment``).
 
 Semantics fixed here so every backend (and the pandas check in the tests)
 agrees:
@@ -17,8 +18,19 @@ agrees:
 * ``trend`` is the least-squares slope of the measure against the month
   number, in measure units per month (fen/month for ARPU); it needs at least
   two months of rows in the window.
-* Day-based conditions (tenure, contract end, active products) are judged on
-  the data date, the last day of the as-of month.
+* Day-based conditions (tenure, contract end, active products, contacts) are
+  judged on the data date, the last day of the as-of month.
+* ``contacted`` is true when the line has at least one ``contact_history`` row
+  whose province-local date (Beijing time) lies in the last ``days`` days up
+  to the data date (``[data date - days + 1, data date]``) and whose channel,
+  case code and outcome are among those listed (a filter left out accepts
+  any). A contact recorded without a case code never matches ``case_codes``.
+  "Not contacted" is ``{"not": {"kind": "contacted", ...}}``.
+* ``segment`` is membership of another saved segment: its rule (the given
+  ``version``, else its current version when the rule is compiled) is inlined
+  and judged on the same as-of month and the same org scope. References may
+  nest at most ``MAX_REFERENCE_DEPTH`` deep and never lead back to a segment
+  already on the way (a cycle), whatever the versions.
 
 Validation errors name the offending node by path, e.g.
 ``root.all[2].any[0].value: expected a date (YYYY-MM-DD)``.
@@ -34,6 +46,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
+    Strict,
     Tag,
     ValidationError,
     ValidationInfo,
@@ -50,6 +63,8 @@ from telmark.segments.fields import NUMERIC_OPS, Field, Op
 from telmark.warehouse.contract import ColType
 
 MAX_WINDOW_MONTHS = 24
+MAX_CONTACT_DAYS = 730
+MAX_REFERENCE_DEPTH = 5
 
 _VALUE_SCHEMA = WithJsonSchema(
     {
@@ -333,6 +348,49 @@ class OrgUnitCondition(_Node):
     org_ids: list[Annotated[str, PydField(min_length=1)]] = PydField(min_length=1)
 
 
+class ContactedCondition(_Node):
+    """At least one contact in the last ``days`` days matching every filter given."""
+
+    kind: Literal["contacted"] = "contacted"
+    days: Annotated[int, PydField(ge=1, le=MAX_CONTACT_DAYS)]
+    channels: (
+        list[Annotated[str, PydField(json_schema_extra={"enum": list(catalogue.CONTACT_CHANNELS)})]]
+        | None
+    ) = PydField(default=None, min_length=1)
+    case_codes: list[Annotated[str, PydField(min_length=1, max_length=200)]] | None = PydField(
+        default=None, min_length=1
+    )
+    outcomes: (
+        list[Annotated[str, PydField(json_schema_extra={"enum": list(catalogue.CONTACT_OUTCOMES)})]]
+        | None
+    ) = PydField(default=None, min_length=1)
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: list[str] | None) -> list[str] | None:
+        for channel in value or []:
+            choice(catalogue.CONTACT_CHANNELS, "channel", channel)
+        return value
+
+    @field_validator("outcomes")
+    @classmethod
+    def _known_outcomes(cls, value: list[str] | None) -> list[str] | None:
+        for outcome in value or []:
+            choice(catalogue.CONTACT_OUTCOMES, "outcome", outcome)
+        return value
+
+
+SegmentId = Annotated[int, Strict(), PydField(ge=1)]
+
+
+class SegmentCondition(_Node):
+    """Member of another saved segment (its ``version``, else its current one when compiled)."""
+
+    kind: Literal["segment"] = "segment"
+    segment_id: SegmentId
+    version: SegmentId | None = None
+
+
 class AllGroup(_Node):
     all: list[Node] = PydField(min_length=1)
 
@@ -359,6 +417,8 @@ CONDITIONS: dict[str, type[_Node]] = {
     "household": HouseholdCondition,
     "enterprise": EnterpriseCondition,
     "org_unit": OrgUnitCondition,
+    "contacted": ContactedCondition,
+    "segment": SegmentCondition,
 }
 NODE_TAGS = frozenset(GROUP_TAGS) | frozenset(CONDITIONS)
 
@@ -390,6 +450,8 @@ Condition = (
     | HouseholdCondition
     | EnterpriseCondition
     | OrgUnitCondition
+    | ContactedCondition
+    | SegmentCondition
 )
 
 Node = Annotated[
@@ -407,7 +469,9 @@ Node = Annotated[
     | Annotated[ChurnCondition, Tag("churn")]
     | Annotated[HouseholdCondition, Tag("household")]
     | Annotated[EnterpriseCondition, Tag("enterprise")]
-    | Annotated[OrgUnitCondition, Tag("org_unit")],
+    | Annotated[OrgUnitCondition, Tag("org_unit")]
+    | Annotated[ContactedCondition, Tag("contacted")]
+    | Annotated[SegmentCondition, Tag("segment")],
     Discriminator(
         _node_tag,
         custom_error_type="invalid_node",

@@ -1,13 +1,20 @@
-"""API shapes of saved segments: create/update bodies and read models."""
+"""API shapes of saved segments and their snapshots: request bodies and read models."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telmark.segments.domain import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE, SegmentStatus
+from telmark.segments.domain import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_NOTE,
+    SegmentStatus,
+    SnapshotStatus,
+)
 from telmark.segments.profile import TrendPoint
 
 
@@ -85,3 +92,49 @@ class SegmentTrend(BaseModel):
     segment_id: int
     version: int
     points: list[TrendPoint]
+
+
+class SnapshotCreate(BaseModel):
+    """What to freeze: a rule version (default: the current one) as of a month (default: latest)."""
+
+    version: int | None = Field(default=None, ge=1)
+    as_of: date | None = None
+
+
+class SnapshotRead(BaseModel):
+    """A frozen member list: which rule version, as of when, in whose scope, and its file."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    segment_id: int
+    version: int
+    as_of: date
+    data_date: date
+    org_code: str
+    status: SnapshotStatus
+    member_count: int | None
+    sha256: str | None
+    byte_size: int | None
+    failure: str | None
+    idempotency_key: str | None
+    created_by: str
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
+class SnapshotExport(BaseModel):
+    """What an export wrote (the file itself goes to the caller's path or the download)."""
+
+    snapshot_id: int
+    segment_id: int
+    format: ExportFormat
+    rows: int
+    columns: list[str]
+    unmasked: bool
+    byte_size: int

@@ -26,7 +26,7 @@ from telmark.org.models import OrgUnit
 from telmark.org.scope import get_visible_unit, scope_root_code, visible
 from telmark.privacy.masking import contract_fields
 from telmark.privacy.service import disclose
-from telmark.segments.compile import compile_rule, resolve_as_of
+from telmark.segments.compile import Resolver, compile_rule, expand, resolve_as_of
 from telmark.segments.domain import SegmentStatus, check_editable, clean_name, clone_name
 from telmark.segments.domain import transition as status_transition
 from telmark.segments.models import Segment, SegmentVersion
@@ -140,9 +140,30 @@ def _add(
     return segment
 
 
+def resolver(uow: UnitOfWork) -> Resolver:
+    """Rules of referenced segments as the actor sees them.
+
+    A segment the actor cannot see (or that does not exist) raises NotFound,
+    which the compiler reports as an InvalidRule at the referring node's path.
+    """
+
+    def resolve(segment_id: int, version: int | None) -> RuleDocument:
+        return rule_of(uow, segment_id, version)[1]
+
+    return resolve
+
+
+def _check_segment_references(
+    uow: UnitOfWork, rule: RuleDocument, segment_id: int | None = None
+) -> None:
+    """Every referenced segment is visible and exists; no reference leads back (a cycle)."""
+    expand(rule.root, resolver(uow), segment_id=segment_id)
+
+
 def create_segment(*, uow: UnitOfWork, spec: SegmentCreate) -> SegmentRead:
     """Save a new segment with its first rule version (the rule validated first)."""
     rule = parse_rule(spec.rule)
+    _check_segment_references(uow, rule)
     name = clean_name(spec.name)
     org_code = _owner(uow, spec.org_code)
     segment = _add(
@@ -163,6 +184,7 @@ def update_segment(*, uow: UnitOfWork, segment_id: int, spec: SegmentUpdate) -> 
     segment = _get(uow, segment_id)
     check_editable(segment.status)
     rule = parse_rule(spec.rule)
+    _check_segment_references(uow, rule, segment.id)
     name = clean_name(spec.name) if spec.name is not None else segment.name
     now = utcnow()
     segment.current_version += 1
@@ -192,12 +214,14 @@ def clone_segment(*, uow: UnitOfWork, segment_id: int, spec: SegmentClone) -> Se
     current = _version(uow, source)
     name = clean_name(spec.name) if spec.name is not None else clone_name(source.name)
     org_code = _owner(uow, spec.org_code) if spec.org_code is not None else source.org_code
+    rule = parse_rule(current.rule)
+    _check_segment_references(uow, rule)
     segment = _add(
         uow,
         name=name,
         description=source.description,
         org_code=org_code,
-        rule=parse_rule(current.rule),
+        rule=rule,
         note=f"cloned from segment {source.id} version {current.version}",
     )
     result = _read(uow, segment)
@@ -255,14 +279,14 @@ def members_of(
     uow: UnitOfWork,
     con: BaseBackend,
     rule: RuleDocument,
-    as_of: date | None = None,  # noqa: ARG001
+    as_of: date | None = None,
 ) -> ir.Table:
     """The members of ``rule`` on ``con`` (a one-column ``subscriber_id`` table expression).
 
     Every use of a saved rule goes through here, so references to other segments
     are resolved the same way (and with the same visibility) everywhere.
     """
-    return compile_rule(con, rule, as_of=as_of)
+    return compile_rule(con, rule, as_of=as_of, resolve=resolver(uow))
 
 
 def count_segment(

@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+# China keeps one time zone with no daylight saving: the local date of a UTC
+# timestamp (a contact's day, say) is its date in this zone.
+PROVINCE_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class ColType(StrEnum):
@@ -45,6 +50,9 @@ class TableSpec:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     partition_hint: str | None = None  # column big operators partition by (Spark)
+    # An optional table may be missing from a province directory: the load then
+    # leaves it as it is, or creates it empty (see the importer).
+    optional: bool = False
     column_index: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -396,6 +404,41 @@ COMPLAINTS = TableSpec(
     ),
 )
 
+CONTACT_CHANNELS = ("sms", "email", "app_push", "wechat", "outbound_call", "frontline_task")
+CONTACT_OUTCOMES = (
+    "sent",
+    "delivered",
+    "failed",
+    "reached",
+    "unreachable",
+    "declined",
+    "responded",
+    "opted_out",
+)
+
+CONTACT_HISTORY = TableSpec(
+    name="contact_history",
+    description=(
+        "Marketing contacts made to a line (legacy campaign systems; later telmark's own), "
+        "for contact-fatigue and follow-up rules. Optional: may be absent from a load."
+    ),
+    key=("contact_id",),
+    optional=True,
+    columns=(
+        _c("contact_id", _S, "Contact identifier, unique across all sources."),
+        _c("subscriber_id", _I, "Subscriber.", references=("subscribers", "subscriber_id")),
+        _c("contacted_at", _T, "When the contact was made (UTC)."),
+        _c("channel", _S, "Channel of the contact.", allowed=CONTACT_CHANNELS),
+        _c(
+            "case_code",
+            _S,
+            "Marketing case (营销案) the contact belonged to; empty if the source did not say.",
+            required=False,
+        ),
+        _c("outcome", _S, "Furthest outcome known.", allowed=CONTACT_OUTCOMES),
+    ),
+)
+
 # Load order respects references: a table comes after every table it points to.
 CONTRACT: dict[str, TableSpec] = {
     t.name: t
@@ -412,6 +455,7 @@ CONTRACT: dict[str, TableSpec] = {
         RECHARGES,
         ORDERS,
         COMPLAINTS,
+        CONTACT_HISTORY,
     )
 }
 

@@ -41,6 +41,7 @@ SUBSCRIBER_SCOPED: frozenset[str] = frozenset(
         "subscriptions",
         "usage_monthly",
         "recharges",
+        "contact_history",
         "truth_response",
         "churn_scores",  # derived: telmark.analysis.churn (one row per scored line)
         "customer_value",  # derived: telmark.analysis.value (RFM tier, CLV per line)

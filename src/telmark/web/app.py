@@ -47,10 +47,12 @@ from telmark.market import pages as market_pages
 from telmark.org import api as org_api
 from telmark.org import pages as org_pages
 from telmark.segments import api as segments_api
+from telmark.segments import pages as segments_pages
+from telmark.translation import N_
 from telmark.web import system
 from telmark.web.deps import Warehouse
 from telmark.web.errors import domain_error_handler, http_error_handler
-from telmark.web.i18n import LOCALE_COOKIE, LOCALE_QUERY, N_, normalize_locale
+from telmark.web.i18n import LOCALE_COOKIE, LOCALE_QUERY, normalize_locale
 from telmark.web.templating import STATIC_DIR, ConsoleTemplates, NavItem
 
 # Each domain adds its JSON router and its console router here.
@@ -79,6 +81,7 @@ ROUTERS: list[APIRouter] = [
     market_api.router,
     market_pages.router,
     segments_api.router,
+    segments_pages.router,
     report_api.router,
     report_pages.router,
 ]
@@ -86,7 +89,7 @@ ROUTERS: list[APIRouter] = [
 # The console's navigation, in display order; labels are English msgids.
 NAV: list[NavItem] = [
     # The analysis pages in the order an analyst reads a month: the picture, the cube behind
-    # it, who is worth what, who is at risk, one customer, the market, the city's report.
+    # it, who is worth what, who is at risk, one customer, whom to target, the market, the report.
     NavItem(path="/", label=N_("Overview"), icon="overview", action=Action.OVERVIEW_READ),
     NavItem(
         path="/analysis/kpi", label=N_("KPI cube"), icon="overview", action=Action.OVERVIEW_READ
@@ -101,6 +104,7 @@ NAV: list[NavItem] = [
         path="/analysis/churn", label=N_("Churn risk"), icon="alert", action=Action.OVERVIEW_READ
     ),
     NavItem(path="/customers", label=N_("Customers"), icon="customer", action=Action.CUSTOMER_READ),
+    NavItem(path="/segments", label=N_("Segments"), icon="segments", action=Action.OVERVIEW_READ),
     NavItem(path="/market", label=N_("Market"), icon="market", action=Action.OVERVIEW_READ),
     NavItem(
         path="/analysis/report",

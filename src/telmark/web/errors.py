@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from telmark.errors import DomainError
-from telmark.web.i18n import N_
+from telmark.translation import N_
 from telmark.web.templating import ConsoleTemplates
 
 API_PREFIX = "/api"

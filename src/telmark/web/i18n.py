@@ -28,11 +28,6 @@ DOMAIN = "messages"
 LOCALE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 
-def N_(message: str) -> str:
-    """Mark a message for extraction without translating it here (translated when shown)."""
-    return message
-
-
 def catalog_dir() -> Any:
     """The directory holding ``<locale>/LC_MESSAGES/messages.po`` (a Traversable)."""
     return files("telmark") / "i18n"

@@ -21,10 +21,11 @@ from telmark.auth.domain import Principal
 from telmark.auth.permissions import Action
 from telmark.errors import DomainError, Forbidden
 from telmark.org.domain import is_root_path
+from telmark.translation import N_
 from telmark.uow import UnitOfWork
 from telmark.warehouse.scope import scoped
 from telmark.web.deps import LocaleDep, SettingsDep, TemplatesDep, UowDep, WarehouseDep
-from telmark.web.i18n import N_, gettext_for, html_lang
+from telmark.web.i18n import gettext_for, html_lang
 from telmark.web.templating import ConsoleTemplates
 
 router = APIRouter(include_in_schema=False)

@@ -9,6 +9,7 @@ from typing import Literal
 
 from telmark.analysis.kpi.schemas import KpiCounts, KpiPoint, KpiRatios
 from telmark.analysis.overview import arpu_fen, churn_rate
+from telmark.translation import N_
 
 # The additive measures of ``kpi_cube``, in column order.
 MEASURES: tuple[str, ...] = tuple(KpiCounts.model_fields)
@@ -28,11 +29,6 @@ class Kpi:
     change: ChangeKind  # relative: (now-before)/before; difference: now-before
     higher_is_better: bool
     format: Format
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext extraction keyword (-k N_)
-    """Mark a label for translation; pages translate it when shown (domain stays web-free)."""
-    return message
 
 
 def _kpi(

@@ -15,8 +15,9 @@ from telmark.analysis.kpi.schemas import KpiPoint, KpiRead, KpiUnit
 from telmark.auth.deps import ScopedWarehouseDep, require
 from telmark.auth.permissions import Action
 from telmark.errors import InvalidInput, WarehouseEmpty
+from telmark.translation import N_
 from telmark.web.deps import LocaleDep, TemplatesDep
-from telmark.web.i18n import N_, gettext_for, html_lang
+from telmark.web.i18n import gettext_for, html_lang
 
 router = APIRouter(include_in_schema=False, dependencies=[require(Action.OVERVIEW_READ)])
 

@@ -16,7 +16,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from telmark.analysis.report import present
 from telmark.analysis.report.schemas import ReportRead
-from telmark.web.i18n import N_, gettext_for
+from telmark.translation import N_
+from telmark.web.i18n import gettext_for
 
 BOLD = Font(bold=True)
 

@@ -20,9 +20,10 @@ from telmark.market.pages import COMPETITOR_LABELS
 from telmark.org.domain import OrgKind
 from telmark.org.models import OrgUnit
 from telmark.org.scope import visible
+from telmark.translation import N_
 from telmark.uow import UnitOfWork
 from telmark.web.deps import LocaleDep, TemplatesDep, UowDep, WarehouseDep
-from telmark.web.i18n import N_, gettext_for
+from telmark.web.i18n import gettext_for
 from telmark.web.templating import ConsoleTemplates
 
 router = APIRouter(include_in_schema=False, dependencies=[require(Action.OVERVIEW_READ)])

@@ -22,7 +22,8 @@ from reportlab.platypus.flowables import Flowable
 
 from telmark.analysis.report import present
 from telmark.analysis.report.schemas import ReportRead
-from telmark.web.i18n import N_, gettext_for
+from telmark.translation import N_
+from telmark.web.i18n import gettext_for
 
 FONT = "STSong-Light"
 _registered = False

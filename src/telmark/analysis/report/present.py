@@ -10,7 +10,8 @@ from __future__ import annotations
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from telmark.analysis.report.schemas import KpiLine
-from telmark.web.i18n import N_, gettext_for
+from telmark.translation import N_
+from telmark.web.i18n import gettext_for
 
 SECTION_TITLES = {
     "kpis": N_("Key figures"),

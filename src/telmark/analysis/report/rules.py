@@ -22,13 +22,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from telmark.analysis.report.schemas import KpiLine, Risk
+from telmark.translation import N_
 
 Measure = Literal["relative_mom", "relative_yoy", "value"]
-
-
-def N_(message: str) -> str:
-    """Mark a message for translation without importing the web layer."""
-    return message
 
 
 @dataclass(frozen=True, slots=True)

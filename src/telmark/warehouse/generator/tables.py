@@ -13,6 +13,8 @@ import pyarrow as pa
 
 from telmark.warehouse.contract import (
     COMPLAINTS,
+    CONTACT_CHANNELS,
+    CONTACT_OUTCOMES,
     ENTERPRISE_ACCOUNTS,
     ORDERS,
     SALES_CHANNELS,
@@ -22,6 +24,7 @@ from telmark.warehouse.generator import arrays as ar
 from telmark.warehouse.generator.arrays import AnyArray, IntArray
 from telmark.warehouse.generator.behaviour import ACCOUNT_MANAGER, AGENT, HALL
 from telmark.warehouse.generator.catalog import Catalog
+from telmark.warehouse.generator.contacts import CAMPAIGNS, case_code, contact_rows
 from telmark.warehouse.generator.events import all_orders, side_channels, subscriptions
 from telmark.warehouse.generator.names import (
     CITIES,
@@ -71,6 +74,11 @@ def chunk_tables(world: World, *, chunk: int, first_id: int, size: int) -> dict[
         pop=pop, sim=sim, window=window, pack_channel=pack_channel, addon_channel=addon_channel
     )
     base = chunk * ID_BLOCK
+    # Contacts draw from their own stream, so adding them changed no other table.
+    contact_rng = np.random.Generator(
+        np.random.SFC64(np.random.SeedSequence(world.seed, spawn_key=(2, chunk)))
+    )
+    contacts = contact_rows(contact_rng, pop=pop, sim=sim, catalog=catalog, window=window)
     return {
         "households": _households(pop, org, catalog),
         "enterprise_accounts": _accounts(pop, org),
@@ -80,6 +88,7 @@ def chunk_tables(world: World, *, chunk: int, first_id: int, size: int) -> dict[
         "recharges": _recharges(pop, sim.recharges, base),
         "orders": _orders(rng, pop, org, catalog, orders, base),
         "complaints": _complaints(pop, org, sim.complaints, base),
+        "contact_history": _contacts(pop, window, contacts, base),
         "truth_response": {
             "subscriber_id": ar.ints(pop.sid),
             **{
@@ -267,4 +276,18 @@ def _complaints(pop: Population, org: Org, rows: dict[str, AnyArray], base: int)
         "severity": ar.ints(rows["severity"]),
         "resolved_at": ar.timestamps(np.maximum(resolved, 0), valid=resolved >= 0),
         "org_id": ar.take(org.org_ids, org_index),
+    }
+
+
+def _contacts(pop: Population, window: Window, rows: dict[str, AnyArray], base: int) -> Columns:
+    codes = [case_code(window, c) for c in CAMPAIGNS]
+    campaign = rows["campaign"].astype(np.int64)
+    known = np.array([c is not None for c in codes], dtype=np.bool_)[campaign]
+    return {
+        "contact_id": ar.codes("CT", base + 1 + np.arange(len(campaign), dtype=np.int64), 12),
+        "subscriber_id": ar.ints(pop.sid[rows["idx"]]),
+        "contacted_at": ar.timestamps(rows["at"]),
+        "channel": ar.take(_vocab(CONTACT_CHANNELS), rows["channel"]),
+        "case_code": ar.take(_vocab([c or "" for c in codes]), campaign, valid=known),
+        "outcome": ar.take(_vocab(CONTACT_OUTCOMES), rows["out"]),
     }

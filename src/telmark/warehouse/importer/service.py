@@ -109,7 +109,7 @@ def find_tables(
             shown = " and ".join(p.name for p in present)
             reason = f"{shown} both exist for table {name}; keep one"
             problems.append(Problem(str(directory), None, None, None, reason))
-        elif tables is not None or name not in TRUTH:
+        elif tables is not None or not (name in TRUTH or SPECS[name].optional):
             reason = f"no input for table {name} (expected {name}/, {name}.csv or {name}.parquet)"
             problems.append(Problem(str(directory), None, None, None, reason))
     return found, problems
@@ -210,6 +210,13 @@ def _load(
             raise ImportRejected(source=source, problems=problems[:max_errors], total=total)
         existing = set(warehouse_tables(con))
         previous = {name: row_count(con, name) if name in existing else None for name in tables}
+        # An optional table nobody has loaded yet exists empty after any load, so
+        # readers (segment conditions on contact history) need no special case.
+        empty = [
+            spec
+            for spec in CONTRACT.values()
+            if spec.optional and spec.name not in tables and spec.name not in existing
+        ]
         if progress:
             for name in tables:
                 progress(f"loading {name}", 0, 1)
@@ -219,7 +226,7 @@ def _load(
             tables={name: entry.prepared.typed for name, entry in tables.items() if entry.prepared},
             work_dir=work_dir,
             # The org closure is derived from org_units: it changes with it, atomically on DuckDB.
-            then=(lambda: refresh_org_closure(con)) if "org_units" in tables else None,
+            then=lambda: _after_load(con, org_units="org_units" in tables, empty=empty),
         )
         if progress:
             for name in tables:
@@ -244,6 +251,16 @@ def _load(
         )
         for name, entry in tables.items()
     ]
+
+
+def _after_load(con: BaseBackend, *, org_units: bool, empty: Sequence[TableSpec]) -> None:
+    """Derived tables of the new org tree, and the optional tables still missing, created empty."""
+    if org_units:
+        refresh_org_closure(con)
+    for spec in empty:
+        con.create_table(
+            spec.name, schema=ibis.schema({c.name: TARGET_TYPES[c.type] for c in spec.columns})
+        )
 
 
 def _position(problem: Problem, files: list[str]) -> tuple[int, int]:
