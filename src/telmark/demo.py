@@ -65,6 +65,7 @@ def prepare_demo(
     from telmark.analysis.churn import service as churn_service
     from telmark.analysis.kpi import service as kpi_service
     from telmark.analysis.value import service as value_service
+    from telmark.segments import service as segment_service
     from telmark.warehouse.generator import generate_province
     from telmark.warehouse.importer import load_directory
 
@@ -110,6 +111,9 @@ def prepare_demo(
                 churn_service.score(uow=uow, con=con)
         except InvalidInput as exc:
             notes.append(f"churn model not trained: {exc}")
+    with UnitOfWork(actor=cli_actor()) as uow:
+        # Example segments (contract renewal, 5G upgrade, churn rescue) on a fresh database.
+        segment_service.seed_examples(uow=uow)
     count = int(con.table("subscribers").count().to_pyarrow().as_py())
     con.disconnect()
     return DemoState(

@@ -11,6 +11,8 @@ from telmark.auth.permissions import Role
 from telmark.cli import app
 from telmark.config import get_settings
 from telmark.org import service as org_service
+from telmark.segments import service as segment_service
+from telmark.segments.examples import EXAMPLES
 from telmark.uow import UnitOfWork
 from telmark.warehouse.connection import connect
 
@@ -45,9 +47,22 @@ def test_demo_prepares_everything_once() -> None:
     # and if there are too few the demo says so instead of failing.
     assert {"kpi_cube", "customer_value"} <= tables
     assert ("churn_scores" in tables) != any("churn" in note for note in state["notes"])
+    # The example segments are saved and count real lines (the churn one only if scored).
+    with UnitOfWork() as uow:
+        saved = segment_service.list_segments(uow=uow)
+        assert len(saved) == len(EXAMPLES)
+        counts = [
+            segment_service.count_segment(uow=uow, con=con, segment_id=s.id).count
+            for s in saved
+            if "churn" not in json.dumps(s.rule) or "churn_scores" in tables
+        ]
+    assert counts
+    assert all(c > 0 for c in counts)
     con.disconnect()
 
     again = runner.invoke(app, ["demo", "--no-serve", "--subscribers", "3000", "--json"])
     assert again.exit_code == 0, again.output
     rerun = json.loads(again.stdout)
     assert (rerun["generated"], rerun["loaded"]) == (False, False)
+    with UnitOfWork() as uow:
+        assert len(segment_service.list_segments(uow=uow)) == len(EXAMPLES)  # not doubled

@@ -29,6 +29,7 @@ from telmark.privacy.service import disclose
 from telmark.segments.compile import Resolver, compile_rule, expand, resolve_as_of
 from telmark.segments.domain import SegmentStatus, check_editable, clean_name, clone_name
 from telmark.segments.domain import transition as status_transition
+from telmark.segments.examples import EXAMPLES
 from telmark.segments.models import Segment, SegmentVersion
 from telmark.segments.profile import OverlapMatrix, SegmentProfile, overlap, profile, size_trend
 from telmark.segments.rules import RuleDocument, parse_rule
@@ -416,3 +417,21 @@ def size_trend_segment(
         trend_months(con, months),
     )
     return SegmentTrend(segment_id=segment_id, version=number, points=points)
+
+
+def seed_examples(*, uow: UnitOfWork) -> int:
+    """Save the example segments (``segments.examples``) if no segment exists yet; how many."""
+    if uow.session.scalar(select(Segment.id).limit(1)) is not None:
+        return 0
+    org_code = _owner(uow, None)
+    for name, description, rule in EXAMPLES:
+        _add(
+            uow,
+            name=clean_name(name),
+            description=description,
+            org_code=org_code,
+            rule=parse_rule(rule),
+            note="示例",
+        )
+    uow.commit()
+    return len(EXAMPLES)
