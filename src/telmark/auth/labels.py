@@ -36,6 +36,8 @@ ACTION_LABELS: Mapping[Action, str] = {
     Action.CUSTOMER_READ: N_("Open customer 360 pages"),
     Action.MARKET_MANAGE: N_("Enter competitor and market data"),
     Action.SEGMENT_MANAGE: N_("Define and freeze target segments"),
+    Action.CATALOG_MANAGE: N_("Edit products and their prices"),
+    Action.OFFER_MANAGE: N_("Design offers, incentives, stock and budgets"),
 }
 
 

@@ -40,6 +40,8 @@ class Action(StrEnum):
     CUSTOMER_READ = "customer:read"
     MARKET_MANAGE = "market:manage"
     SEGMENT_MANAGE = "segments:manage"
+    CATALOG_MANAGE = "catalog:manage"
+    OFFER_MANAGE = "offers:manage"
 
 
 _EVERYONE = frozenset({Action.TOKENS_OWN})
@@ -84,13 +86,20 @@ _FRONT_LINE = frozenset({Action.CONSENT_READ, Action.UNMASK, Action.CUSTOMER_REA
 # analysts province-wide, and city marketing managers for their own city,
 # because city-level cases target city segments; org scope keeps a city's
 # segments (and their counts) inside that city.
+# catalog:manage (products and their price versions) and offers:manage (offers,
+# the nine tools' incentives, their stock and budgets) belong to the province's
+# marketing planners: one catalog and one offer book for the whole province, so
+# every city's cases, projections and evaluations price the same truth.
 # Everyone may hold personal API tokens for their own account.
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.PROVINCE_ADMIN: frozenset(Action) - {Action.UNMASK},
     Role.AUDITOR: _READ_ORG
     | {Action.USERS_READ, Action.AUDIT_READ, Action.AUDIT_EXPORT}
     | _EVERYONE,
-    Role.MARKETING_PLANNER: _READ_ORG | _ANALYSE | _EVERYONE,
+    Role.MARKETING_PLANNER: _READ_ORG
+    | _ANALYSE
+    | {Action.CATALOG_MANAGE, Action.OFFER_MANAGE}
+    | _EVERYONE,
     Role.ANALYST: _READ_ORG | _ANALYSE | _EVERYONE,
     Role.APPROVER: _READ_ORG | _EVERYONE,
     Role.CITY_MARKETING_MANAGER: _READ_ORG
