@@ -20,11 +20,13 @@ def _register() -> None:
     from telmark.analysis.cli import app as analysis_app
     from telmark.audit.cli import app as audit_app
     from telmark.auth.cli import app as users_app
+    from telmark.catalog.cli import app as catalog_app
     from telmark.consent.cli import app as consent_app
     from telmark.customers.cli import app as customers_app
     from telmark.dbcli import app as db_app
     from telmark.demo import demo_command, serve_command
     from telmark.market.cli import app as market_app
+    from telmark.offers.cli import app as offers_app
     from telmark.org.cli import app as org_app
     from telmark.segments.cli import app as segments_app
     from telmark.warehouse.cli import app as data_app
@@ -39,6 +41,8 @@ def _register() -> None:
     app.add_typer(customers_app, name="customers", help="Customer 360: one subscriber's view.")
     app.add_typer(market_app, name="market", help="Market inputs: competitor offers and shares.")
     app.add_typer(segments_app, name="segments", help="Segments: rule language, counts.")
+    app.add_typer(catalog_app, name="catalog", help="Product catalog: products, price versions.")
+    app.add_typer(offers_app, name="offers", help="Offers: the nine marketing tools, stock, draws.")
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
 

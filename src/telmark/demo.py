@@ -65,6 +65,8 @@ def prepare_demo(
     from telmark.analysis.churn import service as churn_service
     from telmark.analysis.kpi import service as kpi_service
     from telmark.analysis.value import service as value_service
+    from telmark.catalog.seed import seed_demo_catalog
+    from telmark.offers import service as offer_service
     from telmark.segments import service as segment_service
     from telmark.warehouse.generator import generate_province
     from telmark.warehouse.importer import load_directory
@@ -114,6 +116,13 @@ def prepare_demo(
     with UnitOfWork(actor=cli_actor()) as uow:
         # Example segments (contract renewal, 5G upgrade, churn rescue) on a fresh database.
         segment_service.seed_examples(uow=uow)
+    with UnitOfWork(actor=cli_actor()) as uow:
+        # The catalog: every generated product, with bundle components, handset terms,
+        # speeds and channels from the demo catalog (telmark.catalog.seed); rerun adds nothing.
+        seed_demo_catalog(uow=uow, con=con)
+    with UnitOfWork(actor=cli_actor()) as uow:
+        # One active example offer per marketing tool, on the catalog's products.
+        offer_service.seed_examples(uow=uow)
     count = int(con.table("subscribers").count().to_pyarrow().as_py())
     con.disconnect()
     return DemoState(

@@ -3,9 +3,11 @@
 from telmark.analysis.churn.models import ChurnModel
 from telmark.audit.models import AuditEntry
 from telmark.auth.models import ApiToken, LoginSession, User, UserRole
+from telmark.catalog.models import BundleComponent, Product, ProductVersion
 from telmark.consent.models import ConsentEntry, ConsentImport
 from telmark.db import Base
 from telmark.market.models import CompetitorOffer, MarketShare
+from telmark.offers.models import Draw, Offer, OfferPool, OfferVersion, PoolEntry, Redemption
 from telmark.org.models import OrgUnit, Staff
 from telmark.segments.models import Segment, SegmentSnapshot, SegmentVersion
 
@@ -13,13 +15,22 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "BundleComponent",
     "CompetitorOffer",
     "ChurnModel",
     "ConsentEntry",
     "ConsentImport",
+    "Draw",
     "LoginSession",
     "MarketShare",
+    "Offer",
+    "OfferPool",
+    "OfferVersion",
     "OrgUnit",
+    "PoolEntry",
+    "Product",
+    "ProductVersion",
+    "Redemption",
     "Segment",
     "SegmentSnapshot",
     "SegmentVersion",

@@ -33,6 +33,8 @@ from telmark.config import Settings
 from telmark.errors import NotFound
 from telmark.market import service as market_service
 from telmark.market.schemas import OfferCreate, ShareCreate
+from telmark.offers import service as offer_service
+from telmark.offers.schemas import parse_offer
 from telmark.org import service as org_service
 from telmark.org.models import OrgUnit
 from telmark.segments import service as segment_service
@@ -45,6 +47,7 @@ from telmark.warehouse.importer import load_directory
 from telmark.web.app import create_app
 from tests._factories.auth import PASSWORD
 from tests._factories.auth_client import FAST_HASHER, LOGIN_CSRF, META_CSRF
+from tests._factories.offers import TODAY, add_products, lottery, offer_doc
 
 # Reachable without signing in, and why.
 PUBLIC: dict[tuple[str, str], str] = {
@@ -68,6 +71,14 @@ PROVINCE_WIDE: dict[str, str] = {
     "/analysis/churn/models": "activates a province-wide churn model; 403 below the province",
     "/analysis/churn/train": "the console's train button; 403 below the province",
     "/analysis/churn/score": "the console's score button; 403 below the province",
+    # One product catalog for the whole province (catalog.service): everyone reads it,
+    # changes are 403 below the province.
+    "/api/catalog": "the province-wide product catalog; changes 403 below the province",
+    "/catalog": "the console of the same province-wide catalog",
+    # One offer book for the whole province (offers.service): everyone reads it, changes are
+    # 403 below the province. Redeeming checks the subscriber against the caller's scope
+    # (tests/api/test_offer_api.py); redemptions and draws are city-scoped and tested below.
+    "/api/offers": "the province-wide offer book; changes 403 below the province",
 }
 # Routes without path parameters that act only on the caller's own account.
 OWN_ACCOUNT: dict[tuple[str, str], str] = {
@@ -171,6 +182,19 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                 uow=uow, spec=SegmentCreate(name="锡城二", org_code="C02", rule=WX_RULE)
             )
             wx_path = uow.session.scalars(select(OrgUnit.path).where(OrgUnit.code == "C02")).one()
+            # City B's redemption (of subscriber 7, homed in C02) with its lottery draw.
+            add_products(uow.session)
+            uow.commit()
+            wx_lottery = offer_doc("WX-LOTTERY", lottery(("p", 1_000_000, 0, 5), budget_fen=1))
+            offer_service.create_offer(uow=uow, spec=parse_offer(wx_lottery))
+            offer_service.activate_offer(uow=uow, code="WX-LOTTERY", today=TODAY)
+            con = connect(warehouse_url)
+            wx_redemption = offer_service.redeem(
+                uow=uow, con=con, code="WX-LOTTERY", subscriber_id=7, idempotency_key="wx-r",
+                today=TODAY,
+            )  # fmt: skip
+            con.disconnect()
+            assert wx_redemption.draw is not None
         # City B's snapshot, taken in city B's scope (its id is the `snapshot_id` sample).
         with UnitOfWork(db, actor=Actor(username="wx.manager", scope_path=wx_path)) as uow:
             con = connect(warehouse_url)
@@ -202,6 +226,8 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     "share_id": str(wx_share.id),
                     "segment_id": str(wx_segment.id),
                     "snapshot_id": str(wx_snapshot.id),
+                    "redemption_id": str(wx_redemption.id),
+                    "draw_id": str(wx_redemption.draw.id),
                     # Home outlet C02D04O001 in the generated province (seed 3).
                     "subscriber_id": "7",
                     # Churn model versions are province-wide (see PROVINCE_WIDE); any number
@@ -215,6 +241,7 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     ("POST", "/api/market/offers"): WX_OFFER,
                     ("POST", "/api/segments"): {"name": "锡", "org_code": "C02", "rule": WX_RULE},
                     ("PUT", "/api/segments/{segment_id}"): {"rule": WX_RULE},
+                    ("POST", "/api/redemptions/{redemption_id}/release"): {"reason": "取消"},
                     ("POST", "/segments"): {
                         "name": "锡",
                         "org_code": "C02",

@@ -8,8 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from telmark.auth.permissions import Role
+from telmark.catalog import service as catalog_service
+from telmark.catalog.domain import ProductKind
 from telmark.cli import app
 from telmark.config import get_settings
+from telmark.offers import service as offer_service
+from telmark.offers.domain import OfferStatus
+from telmark.offers.tools import TOOL_LABELS
 from telmark.org import service as org_service
 from telmark.segments import service as segment_service
 from telmark.segments.examples import EXAMPLES
@@ -59,6 +64,17 @@ def test_demo_prepares_everything_once() -> None:
     assert counts
     assert all(c > 0 for c in counts)
     con.disconnect()
+    # A realistic catalog (several plan families, bundles, handset contracts) and at least
+    # one active offer per marketing tool on it.
+    with UnitOfWork() as uow:
+        products = catalog_service.list_products(uow=uow)
+        offers = offer_service.list_offers(uow=uow)
+    plan_families = {p.family for p in products if p.kind is ProductKind.PLAN}
+    assert len(plan_families) >= 3, plan_families
+    assert any(p.kind is ProductKind.BUNDLE for p in products)
+    assert any(p.kind is ProductKind.HANDSET_CONTRACT for p in products)
+    active = [o for o in offers if o.status is OfferStatus.ACTIVE]
+    assert {t["tool"] for o in active for t in o.tools} == set(TOOL_LABELS)
 
     again = runner.invoke(app, ["demo", "--no-serve", "--subscribers", "3000", "--json"])
     assert again.exit_code == 0, again.output
@@ -66,3 +82,5 @@ def test_demo_prepares_everything_once() -> None:
     assert (rerun["generated"], rerun["loaded"]) == (False, False)
     with UnitOfWork() as uow:
         assert len(segment_service.list_segments(uow=uow)) == len(EXAMPLES)  # not doubled
+        assert len(offer_service.list_offers(uow=uow)) == len(offers)
+        assert len(catalog_service.list_products(uow=uow)) == len(products)

@@ -36,6 +36,8 @@ from telmark.auth import api as auth_api
 from telmark.auth import pages as auth_pages
 from telmark.auth.deps import not_authenticated_handler
 from telmark.auth.permissions import Action
+from telmark.catalog import api as catalog_api
+from telmark.catalog import pages as catalog_pages
 from telmark.config import Settings, get_settings
 from telmark.consent import api as consent_api
 from telmark.consent import pages as consent_pages
@@ -44,6 +46,7 @@ from telmark.customers import pages as customers_pages
 from telmark.errors import DomainError, NotAuthenticated
 from telmark.market import api as market_api
 from telmark.market import pages as market_pages
+from telmark.offers import api as offers_api
 from telmark.org import api as org_api
 from telmark.org import pages as org_pages
 from telmark.segments import api as segments_api
@@ -82,6 +85,9 @@ ROUTERS: list[APIRouter] = [
     market_pages.router,
     segments_api.router,
     segments_pages.router,
+    catalog_api.router,
+    catalog_pages.router,
+    offers_api.router,
     report_api.router,
     report_pages.router,
 ]
@@ -105,6 +111,7 @@ NAV: list[NavItem] = [
     ),
     NavItem(path="/customers", label=N_("Customers"), icon="customer", action=Action.CUSTOMER_READ),
     NavItem(path="/segments", label=N_("Segments"), icon="segments", action=Action.OVERVIEW_READ),
+    NavItem(path="/catalog", label=N_("Catalog"), icon="database", action=Action.OVERVIEW_READ),
     NavItem(path="/market", label=N_("Market"), icon="market", action=Action.OVERVIEW_READ),
     NavItem(
         path="/analysis/report",

@@ -1,0 +1,1 @@
+"""Product catalog: products, their append-only price versions and kind terms."""
