@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,14 @@ from telmark.catalog.service import province_today
 from telmark.uow import UnitOfWork
 from tests._factories.auth import make_user
 from tests._factories.auth_client import AuthApp
+from tests._factories.catalog import order_row
 from tests._factories.market import province_app, sample_warehouse
-from tests._factories.warehouse import FactoryWarehouse
+from tests._factories.warehouse import (
+    FactoryWarehouse,
+    contract_table,
+    sample_tables,
+    write_warehouse,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +44,21 @@ def _broadband(code: str = "BB300", fee: int = 6_000) -> dict[str, object]:
         "kind": "broadband",
         "family": "broadband",
         "version": {"valid_from": "2025-01-01", "monthly_fee_fen": fee, "speed_mbps": 300},
+    }
+
+
+def _plan_terms() -> dict[str, object]:
+    return {"monthly_fee_fen": 7_900, "data_mb": 40_960, "voice_min": 300, "is_5g": True}
+
+
+def _plan() -> dict[str, object]:
+    return {
+        "code": "PL5G079",
+        "name": "5G畅享套餐79元",
+        "kind": "plan",
+        "family": "5g_plan",
+        "payment_type": "postpaid",
+        "version": {"valid_from": "2026-09-01", **_plan_terms()},
     }
 
 
@@ -166,6 +187,46 @@ def test_price_versions_over_the_api(app: AuthApp) -> None:
     assert client.get("/api/catalog/products/NOPE").status_code == 404
 
 
+@pytest.fixture
+def orders_app(tmp_path: Path, db: sessionmaker[Session]) -> Iterator[AuthApp]:
+    # The sample province plus two orders of last month, credited to outlets of two cities.
+    placed = datetime(2026, 10, 14, 3, 0, tzinfo=UTC)
+    orders = [
+        order_row(501, "PL5G079", placed),
+        {**order_row(502, "PL5G079", placed), "org_id": "C02D1O1"},
+    ]
+    tables = {
+        **sample_tables(subscribers=300, months=2, seed=5),
+        "orders": contract_table("orders", orders),
+    }
+    built = write_warehouse(tmp_path / "orders.duckdb", tables)
+    yield from province_app(tmp_path, db, built)
+
+
+def test_an_orders_price_in_the_callers_scope(orders_app: AuthApp) -> None:
+    app = orders_app
+    client = app.client
+    headers = {"X-CSRF-Token": app.login("planner")}
+    made = client.post("/api/catalog/products", json=_plan(), headers=headers)
+    assert made.status_code == 201, made.text
+    changed = client.post(
+        "/api/catalog/products/PL5G079/versions", json={**_plan_terms(), "monthly_fee_fen": 6_900},
+        headers=headers,
+    )  # fmt: skip
+    assert changed.status_code == 201, changed.text
+
+    app.login("nanjing")
+    price = client.get("/api/catalog/orders/501/price")
+    assert price.status_code == 200, price.text
+    # Last month's order keeps last month's fee after the edit.
+    assert (price.json()["ordered_on"], price.json()["monthly_fee_fen"]) == ("2026-10-14", 7_900)
+    # Another city's order: the same answer as one that does not exist.
+    assert client.get("/api/catalog/orders/502/price").status_code == 404
+    assert client.get("/api/catalog/orders/999/price").status_code == 404
+    app.login("suzhou")
+    assert client.get("/api/catalog/orders/502/price").json()["monthly_fee_fen"] == 7_900
+
+
 def test_console_browser_product_page_and_editor(app: AuthApp) -> None:
     client = app.client
     csrf = app.login("planner")
@@ -225,6 +286,59 @@ def test_console_browser_product_page_and_editor(app: AuthApp) -> None:
     assert read_only.status_code == 200
     assert 'id="version-form"' not in read_only.text
     assert 'data-version="2"' in read_only.text
+
+
+def test_console_new_product_form_and_sync_button(app: AuthApp) -> None:
+    client = app.client
+    csrf = app.login("planner")
+    listing = client.get("/catalog")
+    assert 'id="new-product"' in listing.text
+    assert 'id="sync-form"' in listing.text
+    synced = client.post("/catalog/sync", data={"csrf_token": csrf})
+    assert synced.status_code == 200  # followed to the list, which says what it added
+    added = re.search(r"(\d+) 个产品已从数据仓库加入", synced.text)
+    assert added is not None, synced.text
+    assert int(added.group(1)) > 0
+    again = client.post("/catalog/sync", data={"csrf_token": csrf})
+    assert "0 个产品已从数据仓库加入" in again.text
+
+    page = client.get("/catalog/new", params={"kind": "handset_contract"})
+    assert 'id="handset-fields"' in page.text
+    assert 'id="component-fields"' not in page.text
+    form = {
+        "csrf_token": csrf,
+        "kind": "handset_contract",
+        "code": "HS-X1",
+        "name": "合约机X1",
+        "family": "handset",
+        "payment_type": "postpaid",
+        "valid_from": "2026-01-01",
+        "fee_yuan": "99",
+        "device_model": "X1",
+        "device_price_yuan": "3999",
+        "subsidy_yuan": "5000",
+        "lock_in_months": "24",
+        "min_spend_yuan": "99",
+    }
+    refused = client.post("/catalog/new", data=form)
+    assert refused.status_code == 422
+    assert 'data-field-error="subsidy_fen"' in refused.text
+    assert 'name="code" value="HS-X1"' in refused.text  # the input is kept
+    assert client.get("/api/catalog/products/HS-X1").status_code == 404  # nothing saved
+    form["subsidy_yuan"] = "1200"
+    saved = client.post("/catalog/new", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    made = client.get("/api/catalog/products/HS-X1").json()
+    assert made["current"]["handset"]["subsidy_fen"] == 120_000
+    assert made["versions"][0]["valid_from"] == "2026-01-01"
+    twice = client.post("/catalog/new", data=form)
+    assert twice.status_code == 422
+    assert 'data-field-error="code"' in twice.text
+
+    app.login("approver")  # reads the catalog, may not change it
+    assert 'id="new-product"' not in client.get("/catalog").text
+    assert client.get("/catalog/new").status_code == 403
+    assert client.post("/catalog/new", data=form).status_code == 403
 
 
 def test_a_planner_of_a_city_reads_but_cannot_change_the_province_catalog(

@@ -29,6 +29,7 @@ from telmark.analysis.value import service as value_service
 from telmark.auth import passwords
 from telmark.auth import service as auth_service
 from telmark.auth.permissions import Role
+from telmark.catalog import service as catalog_service
 from telmark.config import Settings
 from telmark.errors import NotFound
 from telmark.market import service as market_service
@@ -73,12 +74,18 @@ PROVINCE_WIDE: dict[str, str] = {
     "/analysis/churn/score": "the console's score button; 403 below the province",
     # One product catalog for the whole province (catalog.service): everyone reads it,
     # changes are 403 below the province.
-    "/api/catalog": "the province-wide product catalog; changes 403 below the province",
+    "/api/catalog/products": "the province-wide product catalog; changes 403 below the province",
+    "/api/catalog/sync": "fills the province-wide catalog; 403 below the province",
     "/catalog": "the console of the same province-wide catalog",
     # One offer book for the whole province (offers.service): everyone reads it, changes are
     # 403 below the province. Redeeming checks the subscriber against the caller's scope
     # (tests/api/test_offer_api.py); redemptions and draws are city-scoped and tested below.
     "/api/offers": "the province-wide offer book; changes 403 below the province",
+    # Its console (not "/offers" itself: that prefix would also cover the eligibility pages,
+    # which are about one subscriber and city-scoped). The offer page's redemptions panel lists
+    # only the caller's scope (tests/api/test_offer_pages.py); its draws are tested below.
+    "/offers/new": "the editor of the province-wide offer book; saving is 403 below it",
+    "/offers/{code}": "the console of the same province-wide offer book; changes 403 below it",
 }
 # Routes without path parameters that act only on the caller's own account.
 OWN_ACCOUNT: dict[tuple[str, str], str] = {
@@ -95,6 +102,8 @@ OWN_ACCOUNT: dict[tuple[str, str], str] = {
     ("POST", "/api/market/offers/import"): "imports rows checked one by one against the scope",
     ("POST", "/api/market/shares/import"): "imports rows checked one by one against the scope",
     ("POST", "/market/imports"): "imports rows checked one by one against the scope",
+    ("POST", "/offers/preview"): "the economics of the caller's draft; reads and stores nothing",
+    ("POST", "/offers/editor/tools"): "re-renders the caller's draft tool list; stores nothing",
     ("POST", "/segments/builder"): (
         "counts the caller's draft rule on the caller's scoped warehouse (org_unit and "
         "segment references outside the scope are refused); stores nothing"
@@ -193,8 +202,14 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                 uow=uow, con=con, code="WX-LOTTERY", subscriber_id=7, idempotency_key="wx-r",
                 today=TODAY,
             )  # fmt: skip
-            con.disconnect()
             assert wx_redemption.draw is not None
+            # City B's order (credited to a C02 outlet), priced from the synced catalog.
+            catalog_service.sync_from_warehouse(uow=uow, con=con)
+            orders = con.table("orders")
+            wx_order = int(
+                orders.filter(orders.org_id.startswith("C02")).order_id.min().to_pyarrow().as_py()
+            )
+            con.disconnect()
         # City B's snapshot, taken in city B's scope (its id is the `snapshot_id` sample).
         with UnitOfWork(db, actor=Actor(username="wx.manager", scope_path=wx_path)) as uow:
             con = connect(warehouse_url)
@@ -228,6 +243,7 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     "snapshot_id": str(wx_snapshot.id),
                     "redemption_id": str(wx_redemption.id),
                     "draw_id": str(wx_redemption.draw.id),
+                    "order_id": str(wx_order),
                     # Home outlet C02D04O001 in the generated province (seed 3).
                     "subscriber_id": "7",
                     # Churn model versions are province-wide (see PROVINCE_WIDE); any number
@@ -242,6 +258,9 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     ("POST", "/api/segments"): {"name": "锡", "org_code": "C02", "rule": WX_RULE},
                     ("PUT", "/api/segments/{segment_id}"): {"rule": WX_RULE},
                     ("POST", "/api/redemptions/{redemption_id}/release"): {"reason": "取消"},
+                    # The explainer's subscriber: city B's line 7 (see samples).
+                    ("POST", "/offers/eligibility"): {"subscriber_id": "7"},
+                    ("POST", "/api/offers/eligibility"): {"subscriber_id": 7},
                     ("POST", "/segments"): {
                         "name": "锡",
                         "org_code": "C02",
@@ -307,7 +326,15 @@ def _fill(path: str, samples: dict[str, str]) -> str:
     return path
 
 
+# Routes under a province-wide prefix that are about one subscriber, so city-scoped after all.
+SCOPED_UNDER_PROVINCE_WIDE: dict[str, str] = {
+    "/api/offers/eligibility": "explains the offers of one line: 404 for another city's line",
+}
+
+
 def _province_wide(path: str) -> bool:
+    if path in SCOPED_UNDER_PROVINCE_WIDE:
+        return False
     return any(path == p or path.startswith(p + "/") for p in PROVINCE_WIDE)
 
 

@@ -110,12 +110,13 @@ def test_nav_list_and_rights(app: AuthApp) -> None:
     assert client.get("/segments").status_code == 403
 
 
-def test_nav_entry_sits_between_customers_and_market(app: AuthApp) -> None:
+def test_nav_entry_follows_customers_before_the_catalog(app: AuthApp) -> None:
     app.login("planner")
     nav = app.client.get("/segments").text.split('<ul class="nav">')[1].split("</ul>")[0]
     links = re.findall(r'href="([^"]+)"', nav)
     assert links.index("/customers") + 1 == links.index("/segments")
-    assert links.index("/segments") + 1 == links.index("/market")
+    assert links.index("/segments") + 1 == links.index("/catalog")
+    assert links.index("/catalog") < links.index("/market")
 
 
 def test_builder_counts_validates_and_edits_the_tree(

@@ -1,9 +1,10 @@
-"""``telmark catalog``: list, show, create (options and YAML), version, price, retire, sync."""
+"""``telmark catalog``: list, show, create (options and YAML), version, price, retire, sync,
+order-price."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from telmark.catalog.service import province_today
 from telmark.cli import app
 from telmark.config import get_settings
 from telmark.dbcli import upgrade_database
-from tests._factories.catalog import catalog_warehouse
+from tests._factories.catalog import catalog_warehouse, order_row
 
 runner = CliRunner()
 
@@ -68,13 +69,25 @@ def test_create_version_price_and_retire_from_the_shell(tmp_path: Path) -> None:
 
 
 def test_sync_from_the_warehouse_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    warehouse = catalog_warehouse(tmp_path)
+    placed = datetime(2026, 10, 14, 3, 0, tzinfo=UTC)
+    warehouse = catalog_warehouse(tmp_path, [order_row(501, "BD239", placed)])
     monkeypatch.setenv("TELMARK_WAREHOUSE_URL", warehouse.url)
     get_settings.cache_clear()
     first = run("catalog", "sync")
     assert first["existing"] == 0
     assert "BD239" in first["created"]
     assert run("catalog", "sync") == {"created": [], "existing": len(first["created"])}
+    fee = run("catalog", "price", "BD239")["monthly_fee_fen"]
+    assert run("catalog", "order-price", "501") == {
+        "order_id": 501,
+        "product_code": "BD239",
+        "ordered_on": "2026-10-14",
+        "version": 1,
+        "monthly_fee_fen": fee,
+    }
+    missing = runner.invoke(app, ["catalog", "order-price", "502"])
+    assert missing.exit_code == 2
+    assert "order 502 not found" in missing.output
     bundle = run("catalog", "show", "BD239")
     # Without the demo terms a synced bundle carries what the warehouse knows: no components.
     assert bundle["versions"][0]["source"] == "warehouse"

@@ -12,6 +12,7 @@ from telmark.auth.permissions import Action
 from telmark.catalog import service
 from telmark.catalog.domain import ProductKind, ProductStatus
 from telmark.catalog.schemas import (
+    OrderPrice,
     PriceRead,
     ProductCreate,
     ProductRead,
@@ -90,3 +91,13 @@ def price(
 ) -> PriceRead:
     """The monthly fee of a product on a day, and the version it comes from."""
     return service.price_at(uow=uow, code=code, day=on or service.province_today())
+
+
+@router.get("/orders/{order_id}/price", response_model=OrderPrice, dependencies=READ)
+def order_price(order_id: int, uow: UowDep, con: ScopedWarehouseDep) -> OrderPrice:
+    """The monthly fee a warehouse order was placed at: the version in force on its day.
+
+    Orders are read through the caller's scoped warehouse, so an order of a line outside
+    the caller's units is 404 like one that does not exist.
+    """
+    return service.order_price(uow=uow, con=con, order_id=order_id)

@@ -1,4 +1,6 @@
-"""``telmark catalog list|show|create|version|retire|price|sync``: the catalog from the shell.
+"""``telmark catalog list|show|create|version|retire|price|order-price|sync``.
+
+The catalog from the shell.
 
 The CLI acts with server rights (as ``cli:<user>``, province-wide); every
 change is audited like one made in the console. ``create`` and ``version``
@@ -250,6 +252,20 @@ def price_command(code: str, on: DayOpt = None, json_output: JsonOpt = False) ->
         console.print(
             f"{price.code} on {price.on}: {_yuan(price.monthly_fee_fen)} yuan a month "
             f"(version {price.version}, from {price.valid_from}{until})"
+        )
+
+
+@app.command("order-price")
+def order_price_command(order_id: int, json_output: JsonOpt = False) -> None:
+    """The monthly fee a warehouse order was placed at (the version of its day)."""
+    with command_warehouse() as con, command_uow() as uow:
+        price = service.order_price(uow=uow, con=con, order_id=order_id)
+    if json_output:
+        print_json(price)
+    else:
+        console.print(
+            f"order {price.order_id} ({price.product_code}, {price.ordered_on}): "
+            f"{_yuan(price.monthly_fee_fen)} yuan a month (version {price.version})"
         )
 
 

@@ -18,18 +18,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from telmark.auth.deps import require
+from telmark.auth.deps import ScopedWarehouseDep, require
 from telmark.auth.domain import Principal
 from telmark.auth.permissions import Action
 from telmark.catalog import service
 from telmark.catalog.domain import (
     MAX_COMPONENTS,
     CatalogInputInvalid,
+    PaymentType,
     ProductKind,
     ProductStatus,
     VersionSource,
 )
-from telmark.catalog.schemas import ProductRead, VersionCreate
+from telmark.catalog.schemas import ProductCreate, ProductRead, VersionCreate
 from telmark.errors import DomainError
 from telmark.org.domain import is_root_path
 from telmark.segments.labels import CODE_LABELS
@@ -44,7 +45,6 @@ router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[Principal, require(Action.OVERVIEW_READ)]
 Manager = Annotated[Principal, require(Action.CATALOG_MANAGE)]
-READ = [require(Action.OVERVIEW_READ)]
 MANAGE = [require(Action.CATALOG_MANAGE)]
 
 FAMILY_LABELS = CODE_LABELS["family"]
@@ -55,6 +55,7 @@ SOURCE_LABELS = {
     VersionSource.WAREHOUSE: N_("From the warehouse"),
 }
 DONE_MESSAGES = {
+    "created": N_("The product was added with its first version."),
     "version": N_("The new version was saved; earlier prices stay as they were."),
     "retired": N_("The product was retired; its past prices stay answerable."),
 }
@@ -84,15 +85,18 @@ def _labels() -> dict[str, Any]:
     }
 
 
-@router.get("/catalog", response_class=HTMLResponse, name="catalog", dependencies=READ)
+@router.get("/catalog", response_class=HTMLResponse, name="catalog")
 def catalog_page(
     request: Request,
+    principal: Reader,
     uow: UowDep,
     templates: TemplatesDep,
     locale: LocaleDep,
     kind: str = "",
     family: str = "",
     status: str = "",
+    synced: str = "",
+    existing: str = "",
 ) -> Response:
     """Every product with the fee in force today, filtered by kind, family and status."""
     chosen_kind = ProductKind(kind) if kind in ProductKind.__members__.values() else None
@@ -108,9 +112,16 @@ def catalog_page(
         "family": chosen_family or "",
         "status": chosen_status or "",
         "today": service.province_today(),
+        "can_change": _may_change(principal),
+        "synced": _count(synced),
+        "existing": _count(existing),
         **_labels(),
     }
     return templates.render(request, "catalog/list.html", context)
+
+
+def _count(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 def _timeline(product: ProductRead, today: date) -> list[dict[str, Any]]:
@@ -194,6 +205,80 @@ def _render_product(
         **_labels(),
     }
     return templates.render(request, "catalog/product.html", context, status_code=status_code)
+
+
+def _render_new(
+    request: Request,
+    templates: ConsoleTemplates,
+    locale: str,
+    kind: ProductKind,
+    *,
+    form: dict[str, str] | None = None,
+    field_errors: dict[str, list[str]] | None = None,
+    errors: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "page_title": f"{gettext_for(locale, N_('New product'))} · "
+        f"{gettext_for(locale, N_('Catalog'))}",
+        "kind": kind,
+        "form": form or {"valid_from": service.province_today().isoformat()},
+        "field_errors": field_errors or {},
+        "errors": errors or [],
+        "component_rows": range(COMPONENT_ROWS),
+        **_labels(),
+    }
+    return templates.render(request, "catalog/new.html", context, status_code=status_code)
+
+
+def _kind_of(text: str) -> ProductKind:
+    return ProductKind(text) if text in ProductKind.__members__.values() else ProductKind.PLAN
+
+
+@router.get("/catalog/new", response_class=HTMLResponse, dependencies=MANAGE)
+def new_product_page(
+    request: Request, templates: TemplatesDep, locale: LocaleDep, kind: str = ""
+) -> Response:
+    """The form for a new product of ``kind``; its fields follow the kind."""
+    return _render_new(request, templates, locale, _kind_of(kind))
+
+
+@router.post("/catalog/new", response_class=HTMLResponse, dependencies=MANAGE)
+def create_product(
+    request: Request, uow: UowDep, templates: TemplatesDep, locale: LocaleDep, form: FormDep
+) -> Response:
+    """Save a new product with its version 1 (which may start in the past)."""
+    kind = _kind_of(form.get("kind", ""))
+    try:
+        version = _version_from_form(form, kind)
+        spec = ProductCreate(
+            code=form.get("code", ""),
+            name=form.get("name", ""),
+            kind=kind,
+            family=form.get("family", ""),
+            payment_type=PaymentType(form["payment_type"])
+            if form.get("payment_type") in PaymentType.__members__.values()
+            else PaymentType.ANY,
+            version=version,
+        )
+        product = service.create_product(uow=uow, spec=spec)
+    except (DomainError, ValidationError, _FormProblems) as error:
+        uow.rollback()
+        problems = _problems_of(error, locale)
+        general = problems.pop("", [])
+        return _render_new(
+            request, templates, locale, kind,
+            form=form, field_errors=problems, errors=general, status_code=422,
+        )  # fmt: skip
+    return RedirectResponse(f"/catalog/{quote(product.code)}?{urlencode({'done': 'created'})}", 303)
+
+
+@router.post("/catalog/sync", response_class=HTMLResponse, dependencies=MANAGE)
+def sync(uow: UowDep, con: ScopedWarehouseDep) -> Response:
+    """Add the warehouse's products missing from the catalog (rerunning adds nothing)."""
+    report = service.sync_from_warehouse(uow=uow, con=con)
+    query = urlencode({"synced": len(report.created), "existing": report.existing})
+    return RedirectResponse(f"/catalog?{query}", 303)
 
 
 @router.get("/catalog/{code}", response_class=HTMLResponse)
@@ -309,7 +394,9 @@ def _problems_of(
         for p in error.problems:
             found.setdefault(p.field, []).append(gettext_for(locale, p.message) % p.params)
         return found
-    return {"": [error.message]}
+    # Other refusals (a code already taken) name their field in the details when they can.
+    fields = [str(d["field"]) for d in error.details if d.get("field")]
+    return {fields[0] if len(fields) == 1 else "": [error.message]}
 
 
 @router.post("/catalog/{code}/versions", response_class=HTMLResponse)

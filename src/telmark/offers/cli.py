@@ -3,6 +3,7 @@ redemptions with stock/budget (redeem, draw) and lottery replay."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from telmark.clikit import (
 from telmark.errors import InvalidInput
 from telmark.offers import service
 from telmark.offers.domain import OfferStatus
+from telmark.offers.eligibility import service as eligibility
 from telmark.offers.schemas import (
     EconomicsRead,
     OfferCreate,
@@ -293,3 +295,59 @@ def replay_command(
     )
     if not replay.matches:
         raise typer.Exit(code=1)
+
+
+@app.command("eligible")
+def eligible_command(
+    msisdn: Annotated[
+        str | None, typer.Argument(help="The subscriber's mobile number.", show_default=False)
+    ] = None,
+    subscriber_id: Annotated[
+        int | None, typer.Option("--subscriber-id", help="The subscriber id instead.")
+    ] = None,
+    include_all: Annotated[
+        bool, typer.Option("--all", help="Also drafts and retired offers.")
+    ] = False,
+    on: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Judge on this day (default today)."),
+    ] = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="The mobile number in clear (audited).")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Which offers a subscriber may take, and why each other offer is excluded."""
+    with command_warehouse() as con, command_uow() as uow:
+        result = eligibility.explain(
+            uow=uow,
+            con=con,
+            msisdn=msisdn,
+            subscriber_id=subscriber_id,
+            include_all=include_all,
+            unmask=unmask,
+            today=None if on is None else on.date(),
+        )
+    if json_output:
+        print_json(result.model_dump(mode="json"))
+        return
+    line = result.line
+    until = line.lock_in_until.isoformat() if line.lock_in_until else "none"
+    console.print(
+        f"subscriber {line.subscriber_id} ({line.msisdn}): {line.status}, {line.payment_type}, "
+        f"plan {line.plan_code}, lock-in until {until}, on {result.on}"
+    )
+    print_table(
+        "Offers",
+        ["offer", "name", "action", "eligible", "why not"],
+        [
+            [
+                o.code,
+                o.name,
+                o.action,
+                "[green]yes[/green]" if o.eligible else "[red]no[/red]",
+                "\n".join(r.message for r in o.reasons),
+            ]
+            for o in result.offers
+        ],
+    )

@@ -53,6 +53,7 @@ from telmark.offers.domain import (
     referrer_key,
     required_takes,
 )
+from telmark.offers.eligibility import domain as eligibility_rules
 from telmark.offers.models import Draw, Offer, OfferPool, OfferVersion, PoolEntry, Redemption
 from telmark.offers.schemas import (
     DrawRead,
@@ -560,24 +561,34 @@ def _replay_key(
     return _redemption_read(uow, found, created=False)
 
 
+def held_offers(*, uow: UnitOfWork, subscriber_id: int) -> list[tuple[str, OfferVersion]]:
+    """The offers a subscriber holds (reserved or consumed), each with the terms taken, by code."""
+    rows = uow.session.execute(
+        select(Offer.code, OfferVersion)
+        .join(Redemption, Redemption.offer_id == Offer.id)
+        .join(
+            OfferVersion,
+            (OfferVersion.offer_id == Offer.id)
+            & (OfferVersion.version == Redemption.offer_version),
+        )
+        .where(Redemption.subscriber_id == subscriber_id, Redemption.holding.is_(True))
+        .order_by(Offer.code)
+    ).all()
+    return [(code, version) for code, version in rows]
+
+
 def _check_exclusions(
     uow: UnitOfWork, offer: Offer, version: OfferVersion, subscriber_id: int
 ) -> None:
     """Refuse an offer the subscriber holds a mutually exclusive one of (either side may say so)."""
-    held = uow.session.execute(
-        select(Offer.code, Offer.current_version, Offer.id)
-        .join(Redemption, Redemption.offer_id == Offer.id)
-        .where(Redemption.subscriber_id == subscriber_id, Redemption.holding.is_(True))
-    ).all()
-    for other_code, _, other_id in held:
-        if other_id == offer.id:
-            continue
-        other = _version(uow, _offer(uow, other_code))
-        if other_code in version.excludes or offer.code in other.excludes:
-            raise Conflict(
-                f"subscriber {subscriber_id} holds offer {other_code}, which excludes {offer.code}",
-                details=[{"field": "offer", "excluded_by": other_code}],
-            )
+    held = {code: v.excludes for code, v in held_offers(uow=uow, subscriber_id=subscriber_id)}
+    conflicts = eligibility_rules.conflicting_offers(offer.code, version.excludes, held)
+    if conflicts:
+        other_code, _ = conflicts[0]
+        raise Conflict(
+            f"subscriber {subscriber_id} holds offer {other_code}, which excludes {offer.code}",
+            details=[{"field": "offer", "excluded_by": c} for c, _ in conflicts],
+        )
 
 
 def _lottery(tools: Iterable[AnyTool]) -> Lottery | None:
@@ -935,6 +946,7 @@ __all__ = [
     "get_draw",
     "get_offer",
     "get_redemption",
+    "held_offers",
     "list_offers",
     "list_pools",
     "list_redemptions",

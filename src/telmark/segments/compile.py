@@ -487,7 +487,9 @@ class _Compiler:
             **{f"k_{prefix}": t.subscriber_id}, **{f"{prefix}_{c}": t[c] for c in sorted(columns)}
         )
 
-    def wide(self, root: Tree) -> ir.Table:
+    def wide(self, root: Tree, *, narrow: bool = True) -> ir.Table:
+        """Every line with the columns the rule reads; ``narrow`` lets members-only filtering
+        drop lines that fail a top-level subscriber condition (off to explain a failure)."""
         self.needs.collect(root)
         needs = self.needs
         subscribers = self.con.table("subscribers")
@@ -498,7 +500,7 @@ class _Compiler:
         passes = needs.usage or needs.trends or needs.recharges or needs.products or needs.contacts
         base = subscribers
         candidates: ir.Table | None = None
-        if narrowing and passes and _narrows_enough(subscribers, narrowing):
+        if narrow and narrowing and passes and _narrows_enough(subscribers, narrowing):
             base = subscribers.filter(*narrowing)
             candidates = base.select("subscriber_id")
         wide = base
@@ -572,22 +574,29 @@ class _Compiler:
         condition = self._condition(node, wide)
         return condition.fill_null(False) if negated else condition
 
-    def _condition(self, node: Node, wide: ir.Table) -> ir.BooleanValue:
+    def measure(self, node: Tree, wide: ir.Table) -> ir.Value | None:
+        """What a comparison condition compares (a line's ARPU, tenure, …); None otherwise."""
         if isinstance(node, ValueCondition):
-            return _compare(node, wide[f"cv_{node.field}"])
+            return wide[f"cv_{node.field}"]
         if isinstance(node, ChurnCondition):
-            return _compare(node, wide[f"cs_{node.field}"])
+            return wide[f"cs_{node.field}"]
         if isinstance(node, FieldCondition):
-            return _compare(node, wide[node.field])
+            return wide[node.field]
         if isinstance(node, UsageCondition):
-            return _compare(node, wide[usage_column(node.months, node.agg, node.measure)])
+            return wide[usage_column(node.months, node.agg, node.measure)]
         if isinstance(node, TrendCondition):
-            return _compare(node, wide[trend_column(node.months, node.measure)])
+            return wide[trend_column(node.months, node.measure)]
         if isinstance(node, RechargeCondition):
-            column = wide[recharge_column(node.months, node.stat)].fill_null(0)
-            return _compare(node, column)
+            return wide[recharge_column(node.months, node.stat)].fill_null(0)
         if isinstance(node, TenureCondition):
-            return _compare(node, index_of(self.as_of) - month_index(wide.join_date))
+            return index_of(self.as_of) - month_index(wide.join_date)
+        return None
+
+    def _condition(self, node: Node, wide: ir.Table) -> ir.BooleanValue:
+        if isinstance(node, Comparison):
+            column = self.measure(node, wide)
+            assert column is not None  # every comparison kind has a measure above
+            return _compare(node, column)
         if isinstance(node, ContractEndsCondition):
             start = ibis.literal(self.day, type="date")
             end = ibis.literal(self.day + timedelta(days=node.days), type="date")
@@ -717,6 +726,58 @@ def compile_rule(
             details=[{"table": str(error)}],
         ) from None
     return wide.filter(compiler.predicate(root, wide)).select("subscriber_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """A rule split into its top-level conditions, evaluated side by side.
+
+    ``table`` has ``subscriber_id``, ``met_<i>`` (whether part ``i`` holds; a
+    missing value is false, as in a filter) and, for a comparison, ``value_<i>``
+    (what it compares). ``parts`` are the nodes as written (before references are
+    expanded): the children of an ``all`` root, else the root alone. A line is a
+    member exactly when every part is met.
+    """
+
+    table: ir.Table
+    parts: list[Node]
+    measured: frozenset[int]
+
+
+def compile_parts(
+    con: BaseBackend,
+    rule: RuleDocument,
+    *,
+    as_of: date | None = None,
+    resolve: Resolver | None = None,
+) -> Parts:
+    """Every line's outcome of each top-level condition of ``rule``, over one wide table.
+
+    For explaining a rule to one line (give a ``con`` holding only that line): one
+    query says which conditions failed and what the line's values were.
+    """
+    root = expand(rule.root, resolve)
+    written: list[Node] = list(rule.root.all) if isinstance(rule.root, AllGroup) else [rule.root]
+    expanded = list(root.all) if isinstance(root, AllGroup) else [root]
+    try:
+        check_references(con, root)
+        compiler = _Compiler(con, resolve_as_of(con, as_of))
+        # Not narrowed: a line failing a top-level condition must stay to say which.
+        wide = compiler.wide(root, narrow=False)
+    except TableNotFound as error:
+        raise WarehouseEmpty(
+            f"this rule reads warehouse table {error}, which has not been loaded",
+            details=[{"table": str(error)}],
+        ) from None
+    columns: dict[str, ir.Value] = {"subscriber_id": wide.subscriber_id}
+    measured: set[int] = set()
+    for i, part in enumerate(expanded):
+        columns[f"met_{i}"] = compiler.predicate(part, wide).fill_null(False)
+        value = compiler.measure(part, wide)
+        if value is not None:
+            columns[f"value_{i}"] = value
+            measured.add(i)
+    return Parts(table=wide.select(**columns), parts=written, measured=frozenset(measured))
 
 
 def count(

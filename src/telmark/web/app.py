@@ -47,6 +47,9 @@ from telmark.errors import DomainError, NotAuthenticated
 from telmark.market import api as market_api
 from telmark.market import pages as market_pages
 from telmark.offers import api as offers_api
+from telmark.offers import pages as offers_pages
+from telmark.offers.eligibility import api as eligibility_api
+from telmark.offers.eligibility import pages as eligibility_pages
 from telmark.org import api as org_api
 from telmark.org import pages as org_pages
 from telmark.segments import api as segments_api
@@ -87,7 +90,11 @@ ROUTERS: list[APIRouter] = [
     segments_pages.router,
     catalog_api.router,
     catalog_pages.router,
+    # Before the offer routes: /offers/eligibility must not be taken for an offer code.
+    eligibility_api.router,
+    eligibility_pages.router,
     offers_api.router,
+    offers_pages.router,
     report_api.router,
     report_pages.router,
 ]
@@ -112,6 +119,7 @@ NAV: list[NavItem] = [
     NavItem(path="/customers", label=N_("Customers"), icon="customer", action=Action.CUSTOMER_READ),
     NavItem(path="/segments", label=N_("Segments"), icon="segments", action=Action.OVERVIEW_READ),
     NavItem(path="/catalog", label=N_("Catalog"), icon="database", action=Action.OVERVIEW_READ),
+    NavItem(path="/offers", label=N_("Offer book"), icon="offers", action=Action.OVERVIEW_READ),
     NavItem(path="/market", label=N_("Market"), icon="market", action=Action.OVERVIEW_READ),
     NavItem(
         path="/analysis/report",
