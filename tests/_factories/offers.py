@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 from telmark.catalog.domain import PaymentType, ProductKind, ProductStatus, VersionSource
 from telmark.catalog.models import Product, ProductVersion
 
-PRODUCTS = ("PL5G079", "PL5G099", "BB300", "TV015", "BD169")
+PRODUCTS = ("PL5G079", "PL5G099", "BB300", "TV015", "BD169", "XPACK10")
+# Products that are not plans; the default offer cross-sells the add-on, which no generated
+# line holds and which moves no plan, so any active line may take it.
+KINDS = {"XPACK10": ProductKind.ADDON}
 TODAY = date(2026, 11, 26)
 
 
@@ -27,8 +30,8 @@ def add_products(session: Session, codes: Iterable[str] = PRODUCTS) -> None:
         product = Product(
             code=code,
             name=f"产品{code}",
-            kind=ProductKind.PLAN,
-            family="5g_plan",
+            kind=KINDS.get(code, ProductKind.PLAN),
+            family="data_pack" if code in KINDS else "5g_plan",
             payment_type=PaymentType.ANY,
             status=ProductStatus.ON_SALE,
             created_by="test",
@@ -56,8 +59,8 @@ def offer_doc(code: str, *tools: dict[str, Any], **overrides: Any) -> dict[str, 
     doc: dict[str, Any] = {
         "code": code,
         "name": f"测试活动{code}",
-        "action": "upgrade",
-        "product_codes": ["PL5G079"],
+        "action": "cross_sell",
+        "product_codes": ["XPACK10"],
         "valid_from": (TODAY - timedelta(days=30)).isoformat(),
         "valid_to": (TODAY + timedelta(days=3650)).isoformat(),
         "tools": list(tools) or [gift(10)],
@@ -92,17 +95,30 @@ def lottery(*prizes: tuple[str, int, int, int], budget_fen: int) -> dict[str, An
     }
 
 
-def subscribers_warehouse(rows: Iterable[tuple[int, str]]) -> BaseBackend:
-    """An in-memory DuckDB with a ``subscribers`` table of (subscriber_id, org_id)."""
+def subscriber_table(rows: Iterable[tuple[int, str]]) -> pa.Table:
+    """``subscribers`` rows for (subscriber_id, org_id) pairs, as the eligibility rules read them.
+
+    Every line is active, postpaid, on plan PL5G079 and out of contract, so the
+    default offer (a cross-sold add-on) is one each may take.
+    """
     pairs = list(rows)
-    con = ibis.duckdb.connect()
-    con.create_table(
-        "subscribers",
-        pa.table(
-            {
-                "subscriber_id": pa.array([p[0] for p in pairs], pa.int64()),
-                "org_id": pa.array([p[1] for p in pairs], pa.string()),
-            }
-        ),
+    n = len(pairs)
+    return pa.table(
+        {
+            "subscriber_id": pa.array([p[0] for p in pairs], pa.int64()),
+            "org_id": pa.array([p[1] for p in pairs], pa.string()),
+            "msisdn": pa.array([f"1390000{p[0]:04d}" for p in pairs], pa.string()),
+            "status": pa.array(["active"] * n, pa.string()),
+            "payment_type": pa.array(["postpaid"] * n, pa.string()),
+            "plan_id": pa.array(["PL5G079"] * n, pa.string()),
+            "contract_end": pa.array([None] * n, pa.date32()),
+            "join_date": pa.array([date(2020, 1, 1)] * n, pa.date32()),
+        }
     )
+
+
+def subscribers_warehouse(rows: Iterable[tuple[int, str]]) -> BaseBackend:
+    """An in-memory DuckDB with a ``subscribers`` table (see ``subscriber_table``)."""
+    con = ibis.duckdb.connect()
+    con.create_table("subscribers", subscriber_table(rows))
     return con

@@ -33,8 +33,13 @@ def app(
 
 
 def _subscriber(warehouse: FactoryWarehouse, prefix: str) -> int:
-    rows = warehouse.tables["subscribers"].select(["subscriber_id", "org_id"]).to_pylist()
-    found = [r["subscriber_id"] for r in rows if str(r["org_id"]).startswith(prefix)]
+    rows = warehouse.tables["subscribers"].select(["subscriber_id", "org_id", "status"]).to_pylist()
+    # An active line: the offers here are for working lines (win-back aside).
+    found = [
+        r["subscriber_id"]
+        for r in rows
+        if str(r["org_id"]).startswith(prefix) and r["status"] == "active"
+    ]
     assert found, f"the sample province has no line under {prefix}"
     return int(found[0])
 

@@ -132,7 +132,7 @@ def test_the_offer_page_shows_terms_economics_pools_and_versions(app: AuthApp) -
     assert "25%" in text  # the phone's odds as a percentage, not 250000 ppm
     assert "600" in _found(r'data-derived="points">([^<]*)<', text)
     assert '<a href="/offers/A"><code>A</code></a>' in text
-    assert '<a href="/catalog/PL5G079"><code>PL5G079</code></a>' in text
+    assert '<a href="/catalog/XPACK10"><code>XPACK10</code></a>' in text
     # Points: 600 extra points at 1 fen; lottery: 25 % × 1000 yuan + 50 % × 5 yuan = 252.50 yuan.
     incentive = re.search(r'data-economics="incentive_cost_fen">([^<]*)<', text)
     assert incentive is not None

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import pyarrow as pa
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints
 from typer.testing import CliRunner
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 from telmark.cli import app
 from telmark.dbcli import upgrade_database
 from telmark.uow import UnitOfWork
-from tests._factories.offers import add_products, gift, lottery, offer_doc
+from tests._factories.offers import add_products, gift, lottery, offer_doc, subscriber_table
 
 runner = CliRunner()
 
@@ -28,10 +27,7 @@ def book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         uow.commit()
     path = tmp_path / "warehouse.duckdb"
     con = ibis.duckdb.connect(str(path))
-    con.create_table(
-        "subscribers",
-        pa.table({"subscriber_id": pa.array([1, 2], pa.int64()), "org_id": ["C01", "C02"]}),
-    )
+    con.create_table("subscribers", subscriber_table([(1, "C01"), (2, "C02")]))
     con.disconnect()
     monkeypatch.setenv("TELMARK_WAREHOUSE_URL", f"duckdb://{path}")
     from telmark.config import get_settings

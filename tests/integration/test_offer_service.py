@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import ibis
+import pyarrow as pa
 import pytest
 from ibis.backends import BaseBackend
 from sqlalchemy import func, select
@@ -27,6 +29,7 @@ from tests._factories.offers import (
     lottery,
     offer_doc,
     red_packet,
+    subscriber_table,
     subscribers_warehouse,
 )
 
@@ -194,6 +197,30 @@ def test_redeem_refuses_inactive_outdated_and_excluded(book: UnitOfWork, con: Ba
     _redeem(uow, con, "Y", 2, "e")
     with pytest.raises(Conflict, match="holds offer Y"):
         _redeem(uow, con, "X", 2, "f")
+
+
+def test_redeem_refuses_what_the_explainer_excludes(book: UnitOfWork) -> None:
+    uow = book
+    lines = subscriber_table([(1, "C01"), (2, "C01"), (3, "C01")]).to_pylist()
+    lines[1]["status"] = "ported_out"  # a line that left: only win-back offers
+    lines[2]["plan_id"] = "PL5G099"  # already on the plan the upgrade offers
+    con = ibis.duckdb.connect()
+    con.create_table("subscribers", pa.Table.from_pylist(lines, schema=subscriber_table([]).schema))
+    try:
+        _create(uow, offer_doc("PACK"))
+        with pytest.raises(Conflict, match="ported_out") as caught:
+            _redeem(uow, con, "PACK", 2, "p2")
+        assert [d["reason"] for d in caught.value.details] == ["line_status"]
+        _create(uow, offer_doc("UP", action="upgrade", product_codes=["PL5G099"]))
+        # Both plans cost the same in the test catalog: moving to it is no upgrade.
+        with pytest.raises(Conflict) as caught:
+            _redeem(uow, con, "UP", 3, "u3")
+        assert [d["reason"] for d in caught.value.details] == ["not_upgrade"]
+        # Nothing of a refused redemption stays; an eligible line takes the offer.
+        assert uow.session.scalar(select(func.count()).select_from(Redemption)) == 0
+        assert _redeem(uow, con, "PACK", 1, "p1").created
+    finally:
+        con.disconnect()
 
 
 def test_lottery_draws_replay_and_exhausted_prizes(book: UnitOfWork, con: BaseBackend) -> None:

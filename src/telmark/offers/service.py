@@ -688,6 +688,10 @@ def redeem(
             f"not on {day}"
         )
     _check_exclusions(uow, offer, version, subscriber_id)
+    # Imported here: the eligibility service reads this module's held offers and tools.
+    from telmark.offers.eligibility.service import require_eligible
+
+    require_eligible(uow=uow, con=con, code=code, subscriber_id=subscriber_id, today=day)
     tools = tools_of(version)
     referral = _referral(tools)
     if referrer_id is not None:

@@ -18,7 +18,7 @@ gathers their inputs and shapes the answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -32,7 +32,7 @@ from telmark.audit.service import record_read
 from telmark.catalog.domain import PaymentType, ProductKind, ProductStatus, version_at
 from telmark.catalog.models import Product as CatalogProduct
 from telmark.customers.domain import SearchBy, parse_lookup
-from telmark.errors import DomainError, InvalidInput, NotFound, WarehouseEmpty
+from telmark.errors import Conflict, DomainError, InvalidInput, NotFound, WarehouseEmpty
 from telmark.offers.domain import OfferStatus, required_takes
 from telmark.offers.eligibility import domain
 from telmark.offers.eligibility.domain import (
@@ -44,6 +44,7 @@ from telmark.offers.eligibility.domain import (
     OfferTerms,
     Product,
     Reason,
+    ReasonCode,
     RuleOutcome,
 )
 from telmark.offers.eligibility.schemas import (
@@ -311,12 +312,13 @@ def explain(
     include_all: bool = False,
     unmask: bool = False,
     today: date | None = None,
+    codes: Collection[str] | None = None,
 ) -> EligibilityRead:
     """Which offers one subscriber (in ``con``'s scope) may take on ``today``, and why not.
 
     Active offers only unless ``include_all`` (drafts and retired ones are then
-    listed with why they are out). The mobile number is masked unless ``unmask``
-    (then the read is audited).
+    listed with why they are out); ``codes`` limits the judgement to those offers.
+    The mobile number is masked unless ``unmask`` (then the read is audited).
     """
     day = today or province_today()
     row = _find_line(uow, con, msisdn=msisdn, subscriber_id=subscriber_id)
@@ -332,6 +334,8 @@ def explain(
     )
     if not include_all:
         stmt = stmt.where(Offer.status == OfferStatus.ACTIVE)
+    if codes is not None:
+        stmt = stmt.where(Offer.code.in_(sorted(codes)))
     offers = [(o, v) for o, v in uow.session.execute(stmt.order_by(Offer.code))]
     taken = held_offers(uow=uow, subscriber_id=sid)
 
@@ -455,6 +459,42 @@ def explain(
         ),
         offers=results,
     )
+
+
+# What redemption checks itself, with its own (locked, authoritative) answer: the offer's
+# status and validity, its pools (taken by conditional UPDATE) and the offers held.
+_REDEEM_OWN_CHECKS = frozenset(
+    {
+        ReasonCode.NOT_ON_SALE,
+        ReasonCode.OUTSIDE_VALIDITY,
+        ReasonCode.OUT_OF_STOCK,
+        ReasonCode.HOLDS_OFFER,
+        ReasonCode.EXCLUDED_BY_OFFER,
+    }
+)
+
+
+def require_eligible(
+    *, uow: UnitOfWork, con: BaseBackend, code: str, subscriber_id: int, today: date
+) -> None:
+    """Refuse a redemption the explainer would refuse (Conflict listing every reason).
+
+    The explainer and redemption apply one set of rules, so an agent never
+    redeems what the explainer showed as excluded, nor the other way round.
+    """
+    judged = explain(
+        uow=uow, con=con, subscriber_id=subscriber_id, include_all=True, today=today,
+        codes=[code],
+    )  # fmt: skip
+    reasons = [r for o in judged.offers for r in o.reasons if r.code not in _REDEEM_OWN_CHECKS]
+    if reasons:
+        said = "; ".join(r.message for r in reasons)
+        raise Conflict(
+            f"subscriber {subscriber_id} may not take offer {code}: {said}",
+            details=[
+                {"field": "offer", "reason": r.code.value, "text": r.message} for r in reasons
+            ],
+        )
 
 
 def _holding_lock_in(holdings: Sequence[Holding], code: str, start: date) -> date | None:
