@@ -20,6 +20,7 @@ def _register() -> None:
     from telmark.analysis.cli import app as analysis_app
     from telmark.audit.cli import app as audit_app
     from telmark.auth.cli import app as users_app
+    from telmark.cases.cli import app as cases_app
     from telmark.catalog.cli import app as catalog_app
     from telmark.consent.cli import app as consent_app
     from telmark.customers.cli import app as customers_app
@@ -29,6 +30,7 @@ def _register() -> None:
     from telmark.offers.cli import app as offers_app
     from telmark.org.cli import app as org_app
     from telmark.segments.cli import app as segments_app
+    from telmark.targeting.cli import app as targeting_app
     from telmark.warehouse.cli import app as data_app
 
     app.add_typer(db_app, name="db", help="Operational database (migrations).")
@@ -43,6 +45,10 @@ def _register() -> None:
     app.add_typer(segments_app, name="segments", help="Segments: rule language, counts.")
     app.add_typer(catalog_app, name="catalog", help="Product catalog: products, price versions.")
     app.add_typer(offers_app, name="offers", help="Offers: the nine marketing tools, stock, draws.")
+    app.add_typer(cases_app, name="cases", help="Marketing cases: plan, approve, issue, run.")
+    app.add_typer(
+        targeting_app, name="targeting", help="Targeting: contact policy, runs, contact lists."
+    )
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
 

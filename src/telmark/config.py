@@ -44,6 +44,31 @@ class Settings(BaseSettings):
             "at the same path."
         ),
     )
+    targeting_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of targeting runs' contact lists (Parquet); default data_dir/targeting. "
+            "With Spark it must be storage every worker reads at the same path."
+        ),
+    )
+    holdout_key: SecretStr = Field(
+        default=SecretStr("telmark-holdout"),
+        description=(
+            "Key of the per-case control-group draw; changing it redraws every case's "
+            "holdout, so set it once per installation."
+        ),
+    )
+    case_province_approval_fen: int = Field(
+        default=50_000_000,
+        ge=0,
+        description=(
+            "A city case whose budget exceeds this (fen; default 500,000 yuan) needs "
+            "province approval after the city's."
+        ),
+    )
+    case_ack_hours: int = Field(
+        default=72, ge=1, description="Hours a unit has to acknowledge an issued case."
+    )
     secret_key: SecretStr = Field(
         default=SecretStr("telmark-dev-secret-change-me"),
         description="Key for signing session cookies and tokens; set it in production.",
@@ -66,7 +91,7 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("snapshot_dir")
+    @field_validator("snapshot_dir", "targeting_dir")
     @classmethod
     def _absolute_or_default(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
@@ -89,6 +114,11 @@ class Settings(BaseSettings):
     def resolved_snapshot_dir(self) -> Path:
         """Where segment snapshots are written, defaulting to ``data_dir/snapshots``."""
         return self.snapshot_dir or self.data_dir / "snapshots"
+
+    @property
+    def resolved_targeting_dir(self) -> Path:
+        """Where targeting runs write their lists, defaulting to ``data_dir/targeting``."""
+        return self.targeting_dir or self.data_dir / "targeting"
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory on first use and return it."""

@@ -65,6 +65,7 @@ def prepare_demo(
     from telmark.analysis.churn import service as churn_service
     from telmark.analysis.kpi import service as kpi_service
     from telmark.analysis.value import service as value_service
+    from telmark.cases.seed import seed_examples as seed_cases
     from telmark.catalog.seed import seed_demo_catalog
     from telmark.offers import service as offer_service
     from telmark.segments import service as segment_service
@@ -123,6 +124,10 @@ def prepare_demo(
     with UnitOfWork(actor=cli_actor()) as uow:
         # One active example offer per marketing tool, on the catalog's products.
         offer_service.seed_examples(uow=uow)
+    with UnitOfWork(actor=cli_actor()) as uow:
+        # Example cases at every stage (telmark.cases.seed): one issued to the cities with
+        # one not acknowledged, one waiting for approval, one scheduled; rerun adds nothing.
+        seed_cases(uow=uow, con=con, directory=settings.resolved_snapshot_dir)
     count = int(con.table("subscribers").count().to_pyarrow().as_py())
     con.disconnect()
     return DemoState(

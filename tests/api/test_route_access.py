@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from unittest import mock
 
@@ -29,6 +29,10 @@ from telmark.analysis.value import service as value_service
 from telmark.auth import passwords
 from telmark.auth import service as auth_service
 from telmark.auth.permissions import Role
+from telmark.cases import issuing as case_issuing
+from telmark.cases import planning as case_planning
+from telmark.cases import service as case_service
+from telmark.cases.schemas import CaseCreate, IssueIn
 from telmark.catalog import service as catalog_service
 from telmark.config import Settings
 from telmark.errors import NotFound
@@ -86,6 +90,13 @@ PROVINCE_WIDE: dict[str, str] = {
     # only the caller's scope (tests/api/test_offer_pages.py); its draws are tested below.
     "/offers/new": "the editor of the province-wide offer book; saving is 403 below it",
     "/offers/{code}": "the console of the same province-wide offer book; changes 403 below it",
+    # One contact policy for the province; runs arbitrate across every city's cases, so they
+    # need targeting:run and a province user to start (targeting.service).
+    "/api/targeting": "the province-wide contact policy and targeting runs; 403 below it",
+    "/targeting": "the console of the same province-wide policy and runs",
+    # The overdue-acknowledgement scan raises alerts across the province (cases.issuing);
+    # below the province it is 403. Alerts themselves are listed city-scoped (tested below).
+    "/api/cases/alerts/scan": "raises overdue alerts across the province; 403 below it",
 }
 # Routes without path parameters that act only on the caller's own account.
 OWN_ACCOUNT: dict[tuple[str, str], str] = {
@@ -125,6 +136,20 @@ WX_SHARE: dict[str, object] = {
 }
 # City B's segment (its id is the `segment_id` sample) and a rule for segment bodies.
 WX_RULE = {"version": 1, "root": {"kind": "tenure_months", "op": ">=", "value": 1}}
+# City B's case plan (its id is the `case_id` sample) and a minimal plan for case bodies.
+WX_PLAN: dict[str, object] = {
+    "name": "锡城案",
+    "objective": "upsell",
+    "starts_on": "2026-12-01",
+    "ends_on": "2026-12-31",
+}
+WX_CASE: dict[str, object] = {**WX_PLAN, "org_code": "C02"}
+WX_FROM_TEMPLATE: dict[str, object] = {
+    "template": "member_day",
+    "name": "锡",
+    "org_code": "C02",
+    "starts_on": "2026-12-01",
+}
 # Things of city B whose appearance in city A's responses would be a leak.
 CITY_B_MARKERS = ("C02", "无锡", "wx.manager", "wx-token")
 
@@ -220,6 +245,35 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                 segment_id=wx_segment.id,
             )
             con.disconnect()
+        # City B's case: submitted by city B, approved by another city-B user, scheduled and
+        # issued to a unit of city B that let its deadline pass (so it has an alert).
+        wx_actor = Actor(username="wx.manager", scope_path=wx_path)
+        with UnitOfWork(db, actor=wx_actor) as uow:
+            wx_case = case_planning.create_case(
+                uow=uow,
+                spec=CaseCreate.model_validate(
+                    {**WX_PLAN, "org_code": "C02", "snapshot_id": wx_snapshot.id,
+                     "lines": [{"offer_code": "WX-LOTTERY", "channel": "sms", "reach_bp": 10_000,
+                                "take_up_bp": 100}]}
+                ),
+            ).case  # fmt: skip
+            case_service.submit(uow=uow, case_id=wx_case.id)
+        with UnitOfWork(db, actor=Actor(username="wx.approver", scope_path=wx_path)) as uow:
+            case_service.approve(uow=uow, case_id=wx_case.id)
+        with UnitOfWork(db, actor=wx_actor) as uow:
+            case_service.schedule(uow=uow, case_id=wx_case.id)
+            wx_district = uow.session.scalars(
+                select(OrgUnit.code).where(OrgUnit.path.startswith(wx_path), OrgUnit.depth == 2)
+            ).first()
+            assert wx_district is not None
+            case_issuing.issue(
+                uow=uow,
+                case_id=wx_case.id,
+                spec=IssueIn(units=[wx_district], parts={wx_district: 5}, ack_hours=1),
+                now=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+            (wx_issue,) = case_issuing.issue_tree(uow=uow, case_id=wx_case.id)
+            (wx_alert,) = case_issuing.overdue_issues(uow=uow, now=datetime.now(UTC)).raised
 
         def test_uow() -> Iterator[UnitOfWork]:
             with UnitOfWork(db) as unit:
@@ -249,6 +303,11 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     # Churn model versions are province-wide (see PROVINCE_WIDE); any number
                     # serves for the anonymous check.
                     "version": "1",
+                    # Targeting runs are province-wide (see PROVINCE_WIDE).
+                    "run_id": "1",
+                    "case_id": str(wx_case.id),
+                    "issue_id": str(wx_issue.id),
+                    "alert_id": str(wx_alert.id),
                 },
                 queries={
                     ("GET", "/api/segments/overlap"): f"ids={wx_segment.id},{wx_other.id}",
@@ -256,6 +315,14 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                 bodies={
                     ("POST", "/api/market/offers"): WX_OFFER,
                     ("POST", "/api/segments"): {"name": "锡", "org_code": "C02", "rule": WX_RULE},
+                    ("POST", "/api/cases"): WX_CASE,
+                    ("POST", "/api/cases/from-template"): WX_FROM_TEMPLATE,
+                    ("PUT", "/api/cases/{case_id}"): WX_PLAN,
+                    ("POST", "/api/cases/{case_id}/reject"): {"comment": "否"},
+                    ("POST", "/api/cases/issues/{issue_id}/localise"): {},
+                    ("POST", "/api/cases/issues/{issue_id}/reissue"): {
+                        "to": [{"org_code": "C02", "target": 1}]
+                    },
                     ("PUT", "/api/segments/{segment_id}"): {"rule": WX_RULE},
                     ("POST", "/api/redemptions/{redemption_id}/release"): {"reason": "取消"},
                     # The explainer's subscriber: city B's line 7 (see samples).

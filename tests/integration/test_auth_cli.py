@@ -139,6 +139,7 @@ def test_roles_table() -> None:
     assert table["auditor"] == [
         "audit:export",
         "audit:read",
+        "cases:read",
         "org:read",
         "overview:read",
         "tokens:own",

@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from telmark.auth.permissions import Role
+from telmark.cases import service as case_service
+from telmark.cases.domain import CaseStatus
 from telmark.catalog import service as catalog_service
 from telmark.catalog.domain import ProductKind
 from telmark.cli import app
@@ -75,6 +77,12 @@ def test_demo_prepares_everything_once() -> None:
     assert any(p.kind is ProductKind.HANDSET_CONTRACT for p in products)
     active = [o for o in offers if o.status is OfferStatus.ACTIVE]
     assert {t["tool"] for o in active for t in o.tools} == set(TOOL_LABELS)
+    # Marketing cases in several states: one issued to the cities, one waiting for approval.
+    with UnitOfWork() as uow:
+        cases = case_service.list_cases(uow=uow)
+    states = {c.status for c in cases}
+    assert {CaseStatus.ISSUED, CaseStatus.SUBMITTED} <= states
+    assert len(states) >= 3
 
     again = runner.invoke(app, ["demo", "--no-serve", "--subscribers", "3000", "--json"])
     assert again.exit_code == 0, again.output
@@ -83,4 +91,5 @@ def test_demo_prepares_everything_once() -> None:
     with UnitOfWork() as uow:
         assert len(segment_service.list_segments(uow=uow)) == len(EXAMPLES)  # not doubled
         assert len(offer_service.list_offers(uow=uow)) == len(offers)
+        assert len(case_service.list_cases(uow=uow)) == len(cases)
         assert len(catalog_service.list_products(uow=uow)) == len(products)

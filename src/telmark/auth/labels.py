@@ -38,6 +38,13 @@ ACTION_LABELS: Mapping[Action, str] = {
     Action.SEGMENT_MANAGE: N_("Define and freeze target segments"),
     Action.CATALOG_MANAGE: N_("Edit products and their prices"),
     Action.OFFER_MANAGE: N_("Design offers, incentives, stock and budgets"),
+    Action.POLICY_MANAGE: N_("Edit the contact policy"),
+    Action.TARGETING_RUN: N_("Run targeting and download contact lists"),
+    Action.CASE_READ: N_("View marketing cases"),
+    Action.CASE_MANAGE: N_("Draft, submit and run marketing cases"),
+    Action.CASE_APPROVE: N_("Approve or reject marketing cases at one's level"),
+    Action.CASE_ISSUE: N_("Issue marketing cases down the organisation"),
+    Action.CASE_ACKNOWLEDGE: N_("Acknowledge issued marketing cases"),
 }
 
 

@@ -42,6 +42,13 @@ class Action(StrEnum):
     SEGMENT_MANAGE = "segments:manage"
     CATALOG_MANAGE = "catalog:manage"
     OFFER_MANAGE = "offers:manage"
+    POLICY_MANAGE = "policy:manage"
+    TARGETING_RUN = "targeting:run"
+    CASE_READ = "cases:read"
+    CASE_MANAGE = "cases:manage"
+    CASE_APPROVE = "cases:approve"
+    CASE_ISSUE = "cases:issue"
+    CASE_ACKNOWLEDGE = "cases:acknowledge"
 
 
 _EVERYONE = frozenset({Action.TOKENS_OWN})
@@ -90,18 +97,32 @@ _FRONT_LINE = frozenset({Action.CONSENT_READ, Action.UNMASK, Action.CUSTOMER_REA
 # the nine tools' incentives, their stock and budgets) belong to the province's
 # marketing planners: one catalog and one offer book for the whole province, so
 # every city's cases, projections and evaluations price the same truth.
+# policy:manage edits the province's contact policy (caps, gap, quiet hours, global
+# holdout): province admins only, as it binds every case of every city.
+# targeting:run runs targeting (arbitration across every city's cases), reads runs
+# and downloads their lists (masked): the province's marketing planners.
+# cases:read opens marketing cases (org-scoped: a unit's own cases and the province cases
+# issued to it) for everyone who plans, judges, runs or audits them. cases:manage
+# drafts, edits, submits and runs cases through their life cycle: province planners,
+# and city marketing managers for their city's cases. cases:approve approves or rejects
+# at the approver's own level (city or province, from their org scope): approvers.
+# cases:issue issues a case down the organisation, localises and re-issues it: planners
+# at the province, city marketing managers in their city. cases:acknowledge confirms
+# receipt of an issued case: whoever runs the receiving unit (city, outlet, grid) and
+# the account managers it is re-issued to.
 # Everyone may hold personal API tokens for their own account.
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.PROVINCE_ADMIN: frozenset(Action) - {Action.UNMASK},
     Role.AUDITOR: _READ_ORG
-    | {Action.USERS_READ, Action.AUDIT_READ, Action.AUDIT_EXPORT}
+    | {Action.USERS_READ, Action.AUDIT_READ, Action.AUDIT_EXPORT, Action.CASE_READ}
     | _EVERYONE,
     Role.MARKETING_PLANNER: _READ_ORG
     | _ANALYSE
-    | {Action.CATALOG_MANAGE, Action.OFFER_MANAGE}
+    | {Action.CATALOG_MANAGE, Action.OFFER_MANAGE, Action.TARGETING_RUN}
+    | {Action.CASE_READ, Action.CASE_MANAGE, Action.CASE_ISSUE}
     | _EVERYONE,
-    Role.ANALYST: _READ_ORG | _ANALYSE | _EVERYONE,
-    Role.APPROVER: _READ_ORG | _EVERYONE,
+    Role.ANALYST: _READ_ORG | _ANALYSE | {Action.CASE_READ} | _EVERYONE,
+    Role.APPROVER: _READ_ORG | {Action.CASE_READ, Action.CASE_APPROVE} | _EVERYONE,
     Role.CITY_MARKETING_MANAGER: _READ_ORG
     | {
         Action.CONSENT_READ,
@@ -109,10 +130,20 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = {
         Action.CUSTOMER_READ,
         Action.MARKET_MANAGE,
         Action.SEGMENT_MANAGE,
+        Action.CASE_READ,
+        Action.CASE_MANAGE,
+        Action.CASE_ISSUE,
+        Action.CASE_ACKNOWLEDGE,
     }
     | _EVERYONE,
-    Role.OUTLET_MANAGER: _READ_ORG | _FRONT_LINE | _EVERYONE,
-    Role.ACCOUNT_MANAGER: _READ_ORG | _FRONT_LINE | _EVERYONE,
+    Role.OUTLET_MANAGER: _READ_ORG
+    | _FRONT_LINE
+    | {Action.CASE_READ, Action.CASE_ACKNOWLEDGE}
+    | _EVERYONE,
+    Role.ACCOUNT_MANAGER: _READ_ORG
+    | _FRONT_LINE
+    | {Action.CASE_READ, Action.CASE_ACKNOWLEDGE}
+    | _EVERYONE,
     Role.SERVICE_AGENT: frozenset(
         {
             Action.ORG_READ,

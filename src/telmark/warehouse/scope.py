@@ -45,6 +45,7 @@ SUBSCRIBER_SCOPED: frozenset[str] = frozenset(
         "truth_response",
         "churn_scores",  # derived: telmark.analysis.churn (one row per scored line)
         "customer_value",  # derived: telmark.analysis.value (RFM tier, CLV per line)
+        "propensity_scores",  # optional: response propensity per line and case (targeting)
     }
 )
 # Province-wide reference data every user may read.
@@ -54,7 +55,7 @@ UNSCOPED: frozenset[str] = frozenset({"products", "org_closure"})
 ALL_WAREHOUSE_TABLES = (
     frozenset(CONTRACT)
     | frozenset(TRUTH)
-    | {"org_closure", "kpi_cube", "churn_scores", "customer_value"}
+    | {"org_closure", "kpi_cube", "churn_scores", "customer_value", "propensity_scores"}
 )
 
 

@@ -36,6 +36,7 @@ from telmark.auth import api as auth_api
 from telmark.auth import pages as auth_pages
 from telmark.auth.deps import not_authenticated_handler
 from telmark.auth.permissions import Action
+from telmark.cases import api as cases_api
 from telmark.catalog import api as catalog_api
 from telmark.catalog import pages as catalog_pages
 from telmark.config import Settings, get_settings
@@ -54,6 +55,8 @@ from telmark.org import api as org_api
 from telmark.org import pages as org_pages
 from telmark.segments import api as segments_api
 from telmark.segments import pages as segments_pages
+from telmark.targeting import api as targeting_api
+from telmark.targeting import pages as targeting_pages
 from telmark.translation import N_
 from telmark.web import system
 from telmark.web.deps import Warehouse
@@ -95,6 +98,9 @@ ROUTERS: list[APIRouter] = [
     eligibility_pages.router,
     offers_api.router,
     offers_pages.router,
+    cases_api.router,
+    targeting_api.router,
+    targeting_pages.router,
     report_api.router,
     report_pages.router,
 ]
@@ -120,6 +126,9 @@ NAV: list[NavItem] = [
     NavItem(path="/segments", label=N_("Segments"), icon="segments", action=Action.OVERVIEW_READ),
     NavItem(path="/catalog", label=N_("Catalog"), icon="database", action=Action.OVERVIEW_READ),
     NavItem(path="/offers", label=N_("Offer book"), icon="offers", action=Action.OVERVIEW_READ),
+    NavItem(
+        path="/targeting/runs", label=N_("Targeting"), icon="segments", action=Action.TARGETING_RUN
+    ),
     NavItem(path="/market", label=N_("Market"), icon="market", action=Action.OVERVIEW_READ),
     NavItem(
         path="/analysis/report",

@@ -1,0 +1,1 @@
+"""Marketing execution: sending messages to subscribers through channels."""

@@ -1,0 +1,1 @@
+"""Targeting: contact policy, arbitration, holdouts and the targeting run (issue 7)."""
