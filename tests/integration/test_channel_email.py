@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import socket
@@ -18,6 +17,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from telmark.execution.channels.base import ChannelUnavailable, Message, Outcome
 from telmark.execution.channels.config import SmtpSettings
 from telmark.execution.channels.email import SmtpChannel, message_id
+from tests._support.aio import run_async
 
 SUBJECT = "【营销中心】您的5G套餐专属优惠"
 BODY = "尊敬的王小明：\n即日起升级5G畅享套餐，每月立减20元，另赠10GB流量。\n退订回复TD"
@@ -96,7 +96,7 @@ def test_chinese_mail_arrives_decodable_with_key_in_message_id(
         Message(key="case-7:sub-43", to="nobody@example.com", body=BODY, subject=SUBJECT),
         Message(key="case-7:sub-44", to="busy@example.com", body=BODY, subject=SUBJECT),
     ]
-    results = asyncio.run(SmtpChannel(settings).send_batch(messages))
+    results = run_async(SmtpChannel(settings).send_batch(messages))
 
     assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.PERMANENT, Outcome.TRANSIENT]
     assert "550" in (results[1].error or "")
@@ -118,12 +118,10 @@ def test_refused_login_stops_the_channel(smtp_server: tuple[Inbox, int]) -> None
     _, port = smtp_server
     settings = SmtpSettings(host="127.0.0.1", port=port, username="mkt", password="wrong")
     with pytest.raises(ChannelUnavailable):
-        asyncio.run(SmtpChannel(settings).send_batch([Message(key="k", to="a@b.c", body="x")]))
+        run_async(SmtpChannel(settings).send_batch([Message(key="k", to="a@b.c", body="x")]))
 
 
 def test_unreachable_relay_is_transient() -> None:
     settings = SmtpSettings(host="127.0.0.1", port=_free_port(), timeout=2)
-    results = asyncio.run(
-        SmtpChannel(settings).send_batch([Message(key="k", to="a@b.c", body="x")])
-    )
+    results = run_async(SmtpChannel(settings).send_batch([Message(key="k", to="a@b.c", body="x")]))
     assert results[0].outcome is Outcome.TRANSIENT

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import threading
@@ -16,6 +15,7 @@ import pytest
 from telmark.execution.channels.base import Message, Outcome
 from telmark.execution.channels.config import WebhookSettings
 from telmark.execution.channels.webhook import SignatureInvalid, WebhookChannel, verify
+from tests._support.aio import run_async
 
 SECRET = "s3cret-共享密钥"
 
@@ -74,7 +74,7 @@ def send(
         finally:
             await channel.close()
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 MESSAGE = Message(

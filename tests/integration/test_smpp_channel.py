@@ -12,6 +12,7 @@ import pytest
 from telmark.execution.channels.base import Message, Outcome, ReceiptStatus, SendResult
 from telmark.execution.channels.smpp import SmppChannel
 from telmark.execution.channels.sms_text import DataCoding, shape
+from tests._support.aio import run_async
 from tests._support.smsc import SmscSimulator, reassemble
 
 LONG_CHINESE = (
@@ -47,7 +48,7 @@ def test_batch_with_long_chinese_message_arrives_whole(smsc: SmscSimulator) -> N
         Message(key="c", to="8613800000003", body="话费余额不足10元，请及时充值"),
         Message(key="d", to="8613800000004", body="x" * 200),  # GSM-7, 2 parts
     ]
-    results = asyncio.run(send(SmppChannel(smsc.settings()), messages))
+    results = run_async(send(SmppChannel(smsc.settings()), messages))
 
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 4
     long_shape = shape(LONG_CHINESE)
@@ -81,7 +82,7 @@ def test_delivery_receipts_reach_the_queue(smsc: SmscSimulator) -> None:
         await channel.close()
         return results, receipts
 
-    results, receipts = asyncio.run(run())
+    results, receipts = run_async(run())
     assert receipts == {
         **dict.fromkeys(results[0].provider_ids, ReceiptStatus.DELIVERED),
         results[1].provider_ids[0]: ReceiptStatus.FAILED,
@@ -95,7 +96,7 @@ def test_refusals_are_classified(smsc: SmscSimulator) -> None:
         Message(key="not-a-number", to="张三", body="hi"),
         Message(key="fine", to="8613800000005", body="hi"),
     ]
-    results = asyncio.run(send(SmppChannel(smsc.settings()), messages))
+    results = run_async(send(SmppChannel(smsc.settings()), messages))
 
     assert [r.outcome for r in results] == [
         Outcome.PERMANENT,
@@ -114,7 +115,7 @@ def test_disconnect_mid_run_reconnects_and_completes(tmp_path: Path) -> None:
     messages = numbered(1500)
     with SmscSimulator(tmp_path, drop_after=500) as smsc:
         channel = SmppChannel(smsc.settings(window=window))
-        results = asyncio.run(send(channel, messages))
+        results = run_async(send(channel, messages))
         records = smsc.records()
         assert smsc.command("stats")["binds"] == 2
 
@@ -146,7 +147,7 @@ def test_keepalive_keeps_an_idle_session_bound(smsc: SmscSimulator) -> None:
         await channel.close()
         return channel
 
-    channel = asyncio.run(run())
+    channel = run_async(run())
     assert channel.stats.binds == 1
     assert channel.stats.drops == 0
     assert len(smsc.records()) == 6
@@ -156,7 +157,7 @@ def test_unreachable_smsc_gives_transient_results(tmp_path: Path) -> None:
     with SmscSimulator(tmp_path) as smsc:
         settings = smsc.settings(reconnect_give_up=0.3)
     # The simulator has exited: nothing listens on the port any more.
-    results = asyncio.run(send(SmppChannel(settings), numbered(2)))
+    results = run_async(send(SmppChannel(settings), numbered(2)))
     assert [r.outcome for r in results] == [Outcome.TRANSIENT] * 2
     assert "no bind" in (results[0].error or "")
 
@@ -164,7 +165,7 @@ def test_unreachable_smsc_gives_transient_results(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_configured_tps_is_honoured(smsc: SmscSimulator) -> None:
     tps, count = 200.0, 600
-    asyncio.run(send(SmppChannel(smsc.settings(tps=tps, window=50)), numbered(count)))
+    run_async(send(SmppChannel(smsc.settings(tps=tps, window=50)), numbered(count)))
     times = sorted(r["t"] for r in smsc.records())
     measured = (len(times) - 1) / (times[-1] - times[0])
     assert len(times) == count
@@ -178,7 +179,7 @@ def test_unthrottled_throughput(smsc: SmscSimulator) -> None:
     count = 3000
     channel = SmppChannel(smsc.settings(window=50))
     started = time.perf_counter()
-    results = asyncio.run(send(channel, numbered(count)))
+    results = run_async(send(channel, numbered(count)))
     rate = count / (time.perf_counter() - started)
     assert all(r.accepted for r in results)
     assert rate >= 500, f"{rate:.0f} messages/s"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from telmark.execution.channels.base import Channel, ChannelKind, Message, SendResult
 from telmark.execution.channels.config import SmppSettings, SmtpSettings, WebhookSettings
 from telmark.execution.channels.email import SmtpChannel
 from telmark.execution.channels.smpp import SmppChannel
 from telmark.execution.channels.webhook import WebhookChannel
+from tests._support.aio import run_async
 
 
 def test_channels_implement_the_protocol() -> None:
@@ -23,7 +22,7 @@ def test_channels_implement_the_protocol() -> None:
             await channel.close()
         return made
 
-    channels = asyncio.run(build())
+    channels = run_async(build())
     assert all(isinstance(c, Channel) for c in channels)
     assert [c.kind for c in channels] == [ChannelKind.SMS, ChannelKind.EMAIL, ChannelKind.WEBHOOK]
 
@@ -36,6 +35,6 @@ def test_invalid_sms_messages_fail_permanently_without_a_connection() -> None:
         Message(key="no-number", to="客服", body="您好"),
         Message(key="too-long", to="8613800000000", body="中" * 20_000),
     ]
-    results: list[SendResult] = asyncio.run(channel.send_batch(messages))
+    results: list[SendResult] = run_async(channel.send_batch(messages))
     assert [r.outcome.value for r in results] == ["permanent"] * 3
     assert [r.attempts for r in results] == [0, 0, 0]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from telmark.execution.channels import smpp_pdu as pdu
 from telmark.execution.channels.smpp import TokenBucket
+from tests._support.aio import run_async
 
 
 def test_submit_sm_round_trips() -> None:
@@ -86,7 +85,7 @@ def test_token_bucket_paces_to_the_rate_without_drift() -> None:
             await bucket.acquire()
             clock.now += 0.0001  # the send itself
 
-    asyncio.run(run())
+    run_async(run())
     assert 1000 / clock.now == pytest.approx(200, rel=0.01)
 
 
@@ -102,5 +101,5 @@ def test_token_bucket_allows_a_burst_after_idle() -> None:
         assert clock.now == 10.0  # the burst went at once
         await bucket.acquire()
 
-    asyncio.run(run())
+    run_async(run())
     assert clock.now > 10.0  # the sixth waited for its slot
