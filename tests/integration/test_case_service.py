@@ -3,6 +3,7 @@ projection, the timeline, issuing down the organisation, acknowledgement alerts,
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -430,6 +431,10 @@ def test_acknowledge_localise_and_reissue(world: CaseWorld) -> None:
         tree = issuing.issue_tree(uow=uow, case_id=case_id)
     assert [t.org_code for t in tree] == ["C01"]  # C01 sees its own part, not C02's
     assert [c.org_code for c in tree[0].children] == outlets
+    # Targeting applies C01's narrowing to C01's lines (pipeline.in_area).
+    with world.uow(world.planner) as uow:
+        (spec,) = service.targeting_inputs(uow=uow, case_ids=[case_id])
+    assert [(org, json.loads(text)) for org, text in spec.local_rules] == [("C01", rule)]
 
 
 def test_overdue_acknowledgement_raises_one_alert(world: CaseWorld) -> None:

@@ -465,3 +465,33 @@ def test_buckets_give_the_same_decisions_as_one_pass(
             b.case_id, b.covariate, b.treatment_n, b.control_n,
         )  # fmt: skip
         assert a.smd == pytest.approx(b.smd, rel=1e-9, abs=1e-12)
+
+
+def test_a_case_reaches_only_its_area_and_its_units_local_narrowing(world: World) -> None:
+    with world.uow() as uow:
+        city_path = uow.session.scalars(select(OrgUnit.path).where(OrgUnit.code == "C01")).one()
+    # The first case as a C01 case, and the second as a province case that C02 narrowed to
+    # women.
+    narrowing = '{"root":{"field":"gender","kind":"field","op":"=","value":"F"},"version":1}'
+    city_case = replace(world.cases[0], org_path=city_path)
+    narrowed = replace(world.cases[1], local_rules=(("C02", narrowing),))
+    run = world.run("areas", cases=[city_case, narrowed])
+    assert run.summary is not None
+    excluded = {f.case_id: f.exclusions[Reason.OUTSIDE_AREA] for f in run.summary.funnel[:-1]}
+    assert excluded[city_case.case_id] > 0
+    assert excluded[narrowed.case_id] > 0
+    rows = [r for r in world.lists(run) if r["group"] != Group.LOST]
+    assert {r["city_id"] for r in rows if r["case_code"] == city_case.code} == {"C01"}
+    others = {r["city_id"] for r in rows if r["case_code"] == narrowed.code}
+    assert {"C01", "C02"} <= others  # the narrowing touches C02 only
+    c02 = [
+        r["subscriber_id"]
+        for r in rows
+        if r["case_code"] == narrowed.code and r["city_id"] == "C02"
+    ]
+    subs = world.con.table("subscribers")
+    genders = subs.filter(subs.subscriber_id.isin(c02)).gender.to_pyarrow()
+    assert set(pc.unique(genders).to_pylist()) == {"F"}
+    # Rules and areas are part of the run's identity: the same key with a new rule conflicts.
+    with pytest.raises(Conflict):
+        world.run("areas", cases=[city_case, replace(narrowed, local_rules=())])

@@ -371,3 +371,5 @@ class CaseTargeting:
     holdout_bp: int
     starts_on: date
     ends_on: date
+    # (unit code, rule JSON) of each unit that narrowed its part (``issuing.localise``)
+    local_rules: tuple[tuple[str, str], ...] = ()

@@ -104,7 +104,13 @@ def seed_examples(
         _as(uow, "planner", root)
         service.schedule(uow=uow, case_id=case_id)
 
-    renewal = create("contract_renewal", "合约到期续约挽留", RENEWAL, pick("OF-SUBSIDY-HC24"), 0)
+    renewal = create(
+        "contract_renewal",
+        "合约到期续约挽留",
+        RENEWAL,
+        pick("OF-SUBSIDY-HC24", "OF-REDPACKET-BB"),
+        0,
+    )
     if renewal is not None:
         approve(renewal)
         # Issued four days ago with a three-day deadline: the last city is overdue.

@@ -16,6 +16,7 @@ province case can acknowledge and localise its part but not edit the case.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from telmark.cases.domain import (
     CaseStatus,
     CaseTargeting,
 )
-from telmark.cases.models import Case, CaseTransition
+from telmark.cases.models import Case, CaseIssue, CaseTransition
 from telmark.cases.planning import live_projection
 from telmark.cases.schemas import (
     ActionIn,
@@ -324,6 +325,21 @@ def targeting_inputs(
                 holdout_bp=case.holdout_bp,
                 starts_on=case.starts_on,
                 ends_on=case.ends_on,
+                local_rules=_local_rules(uow, case.id),
             )
         )
     return result
+
+
+def _local_rules(uow: UnitOfWork, case_id: int) -> tuple[tuple[str, str], ...]:
+    """Each unit's local narrowing of the case, as canonical JSON (the run's fingerprint
+    changes when a rule does), in unit order."""
+    rows = uow.session.execute(
+        select(CaseIssue.org_code, CaseIssue.local_rule)
+        .where(CaseIssue.case_id == case_id, CaseIssue.local_rule.is_not(None))
+        .order_by(CaseIssue.org_code)
+    ).all()
+    return tuple(
+        (org, json.dumps(rule, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+        for org, rule in rows
+    )

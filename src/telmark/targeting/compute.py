@@ -18,6 +18,7 @@ sink — the Parquet writer of the run's file, or nowhere in a simulation.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -39,8 +40,12 @@ from telmark.consent.service import blocked_msisdns
 from telmark.db import utcnow
 from telmark.errors import Conflict, NotFound
 from telmark.offers.domain import OfferStatus, ProductAction
+from telmark.offers.eligibility import bulk
+from telmark.offers.eligibility import service as eligibility
+from telmark.offers.eligibility.bulk import Book, product_terms
 from telmark.offers.eligibility.domain import WIN_BACK_STATUSES
 from telmark.offers.models import Offer, OfferVersion
+from telmark.org.domain import is_root_path
 from telmark.segments import service as segments_service
 from telmark.segments.compile import resolve_as_of
 from telmark.segments.rules import parse_rule
@@ -73,7 +78,7 @@ Sink = Callable[[pa.Table], None]
 
 
 def _offer_rules(
-    uow: UnitOfWork, con: BaseBackend, cases: Sequence[CaseSpec], on: date
+    uow: UnitOfWork, con: BaseBackend, cases: Sequence[CaseSpec], on: date, book: Book
 ) -> dict[str, pipeline.OfferRule]:
     """The cases' offers that are active and valid on ``on``, as set-wise rules."""
     codes = sorted({code for case in cases for code in case.offer_codes})
@@ -93,6 +98,7 @@ def _offer_rules(
         raise NotFound(f"offers not found: {', '.join(missing)}")
     as_of: date | None = None
     rules: dict[str, pipeline.OfferRule] = {}
+    products = book.products
     for offer, version in rows:
         valid = version.valid_from <= on and (version.valid_to is None or on <= version.valid_to)
         if offer.status is not OfferStatus.ACTIVE or not valid:
@@ -108,24 +114,43 @@ def _offer_rules(
             if version.action is ProductAction.WIN_BACK
             else ("active",)
         )
-        rules[offer.code] = pipeline.OfferRule(offer.code, members, statuses)
+        terms = eligibility.terms_of(offer, version)
+        rules[offer.code] = pipeline.OfferRule(
+            offer.code, members, statuses, product_terms(terms, products)
+        )
     return rules
 
 
 def _members(
     uow: UnitOfWork, con: BaseBackend, cases: Sequence[CaseSpec], snapshot_dir: Path
 ) -> ir.Table:
+    """(case_id, subscriber_id, outside) of every case's snapshot; ``outside`` marks the lines
+    outside the case's area (``pipeline.in_area``)."""
+    as_of: date | None = None
     parts = []
     for case in cases:
         members = snapshot_members(
             uow=uow, con=con, directory=snapshot_dir, snapshot_id=case.snapshot_id
         )
-        parts.append(
-            members.select(
-                case_id=ibis.literal(case.case_id, type="int64"),
-                subscriber_id=members.subscriber_id.cast("int64"),
-            )
+        part = members.select(
+            case_id=ibis.literal(case.case_id, type="int64"),
+            subscriber_id=members.subscriber_id.cast("int64"),
         )
+        if is_root_path(case.org_path) and not case.local_rules:
+            parts.append(part.mutate(outside=ibis.literal(False)))
+            continue
+        local = []
+        for org, rule in case.local_rules:
+            as_of = as_of or resolve_as_of(con)
+            document = parse_rule(json.loads(rule))
+            local.append(
+                (org, segments_service.members_of(uow=uow, con=con, rule=document, as_of=as_of))
+            )
+        subscribers = con.table("subscribers")
+        homes = subscribers.select(_h_sub=subscribers.subscriber_id, org_id=subscribers.org_id)
+        part = part.left_join(homes, part.subscriber_id == homes._h_sub).drop("_h_sub")
+        inside = pipeline.in_area(con, case, part, local)
+        parts.append(part.select("case_id", "subscriber_id", outside=~inside.fill_null(False)))
     union = parts[0]
     for part in parts[1:]:
         union = union.union(part, distinct=False)
@@ -211,7 +236,10 @@ def compute(
             con, _planned(uow, con, directory, on, policy, run_key), on, policy
         ),
     )
-    offers = _offer_rules(uow, con, cases, on)
+    catalog = pipeline.Catalog(
+        book=eligibility.book(uow=uow, on=on), held=bulk.holdings(con, on), on=on
+    )
+    offers = _offer_rules(uow, con, cases, on, catalog.book)
     blocked = _blocked(uow, cases)
     held = _global_holdout(con, policy)
     as_of = resolve_as_of(con) if has_table(con, "usage_monthly") else None
@@ -223,7 +251,7 @@ def compute(
         part = members.filter(members.subscriber_id % buckets == bucket) if buckets > 1 else members
         decided = pipeline.decisions(
             con=con, members=part, cases=cases, offers=offers, blocked=blocked,
-            global_holdout=held, found_contacts=found, policy=policy,
+            global_holdout=held, found_contacts=found, policy=policy, catalog=catalog,
         )  # fmt: skip
         with pipeline.narrow(decided).cache() as cached:
             counts = (

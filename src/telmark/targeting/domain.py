@@ -107,6 +107,8 @@ class TargetCase(Protocol):
     def starts_on(self) -> date: ...
     @property
     def ends_on(self) -> date: ...
+    @property
+    def local_rules(self) -> tuple[tuple[str, str], ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,14 @@ class CaseSpec:
     holdout_bp: int
     starts_on: date
     ends_on: date
+    # (org code, segment rule as canonical JSON): a unit's local narrowing of the case
+    # (``cases.issuing.localise``); members under that unit must also meet the rule.
+    local_rules: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def org_code(self) -> str:
+        """The owning unit's code: the last of its path."""
+        return self.org_path.strip("/").rsplit("/", 1)[-1]
 
     @classmethod
     def of(cls, case: TargetCase) -> CaseSpec:
@@ -139,6 +149,7 @@ class CaseSpec:
             holdout_bp=int(case.holdout_bp),
             starts_on=case.starts_on,
             ends_on=case.ends_on,
+            local_rules=tuple((str(o), str(r)) for o, r in case.local_rules),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -154,6 +165,7 @@ class CaseSpec:
             "holdout_bp": self.holdout_bp,
             "starts_on": self.starts_on.isoformat(),
             "ends_on": self.ends_on.isoformat(),
+            "local_rules": [list(pair) for pair in self.local_rules],
         }
 
     @classmethod
@@ -170,6 +182,7 @@ class CaseSpec:
             holdout_bp=int(data["holdout_bp"]),
             starts_on=date.fromisoformat(data["starts_on"]),
             ends_on=date.fromisoformat(data["ends_on"]),
+            local_rules=tuple((str(o), str(r)) for o, r in data.get("local_rules", ())),
         )
 
 
@@ -360,6 +373,7 @@ class Step(StrEnum):
 class Reason(StrEnum):
     """Why a (case, subscriber) pair left the funnel; the step it left at comes first."""
 
+    OUTSIDE_AREA = "outside_area"
     NOT_ELIGIBLE = "not_eligible"
     CONSENT = "consent"
     GLOBAL_HOLDOUT = "global_holdout"
@@ -371,6 +385,7 @@ class Reason(StrEnum):
 
 
 STEP_OF: dict[Reason, Step] = {
+    Reason.OUTSIDE_AREA: Step.ELIGIBLE,
     Reason.NOT_ELIGIBLE: Step.ELIGIBLE,
     Reason.CONSENT: Step.CONSENT,
     Reason.GLOBAL_HOLDOUT: Step.POLICY,
@@ -390,6 +405,9 @@ STEP_LABELS: dict[Step, str] = {
     Step.LISTS: N_("Contact lists"),
 }
 REASON_LABELS: dict[Reason, str] = {
+    Reason.OUTSIDE_AREA: N_(
+        "outside the case's organisation, or not meeting its unit's local narrowing"
+    ),
     Reason.NOT_ELIGIBLE: N_("not eligible for any of the case's offers"),
     Reason.CONSENT: N_("opted out, DND or blacklisted on every channel of the case"),
     Reason.GLOBAL_HOLDOUT: N_("in the global holdout"),

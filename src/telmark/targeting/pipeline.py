@@ -39,6 +39,8 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from telmark.consent.domain import CONTACT_CHANNELS
+from telmark.offers.eligibility.bulk import Book, ProductTerms, line_facts, refuses
+from telmark.org.domain import is_root_path
 from telmark.targeting.domain import (
     MAX_CHANNELS,
     MAX_VALUE_YUAN,
@@ -53,6 +55,7 @@ from telmark.targeting.domain import (
 )
 from telmark.warehouse.connection import has_table
 from telmark.warehouse.contract import PROVINCE_TZ
+from telmark.warehouse.derived import descendants
 
 PROPENSITY_TABLE = "propensity_scores"  # optional: subscriber_id, case_code, propensity (0–1)
 VALUE_TABLE = "customer_value"
@@ -74,6 +77,17 @@ class OfferRule:
     code: str
     members: ir.Table | None  # None: no eligibility rule
     statuses: tuple[str, ...]
+    terms: ProductTerms | None = None  # None: no product rules (a case run without a catalog)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What the offers' product rules read (``offers.eligibility.bulk``): the catalog on the
+    contact day and the subscriptions active then."""
+
+    book: Book
+    held: ir.Table | None
+    on: date
 
 
 def _local_midnight(day: date) -> ir.TimestampScalar:
@@ -227,8 +241,33 @@ def contact_counts(found: ir.Table | None, members: ir.Table, channels: Sequence
     )
 
 
+def in_area(
+    con: BaseBackend,
+    case: CaseSpec,
+    table: ir.Table,
+    local: Sequence[tuple[str, ir.Table]],
+) -> ir.BooleanValue:
+    """Whether each row's line (``table.org_id``, ``table.subscriber_id``) is in the case's area.
+
+    A case reaches only the lines under the unit that owns it (a city's case never
+    reaches another city, whoever runs targeting); under each unit that narrowed its
+    part (``local``: unit code and the members of its local rule) a line must also
+    be a member of that rule. Lines elsewhere are not touched by a unit's rule.
+    """
+    inside: ir.BooleanValue = ibis.literal(True)
+    if not is_root_path(case.org_path):
+        inside = table.org_id.isin(descendants(con, case.org_code).org_id)
+    for org, members in local:
+        under = table.org_id.isin(descendants(con, org).org_id)
+        inside = inside & (~under | table.subscriber_id.isin(members.subscriber_id))
+    return inside
+
+
 def eligible_pairs(
-    base: ir.Table, cases: Sequence[CaseSpec], offers: Mapping[str, OfferRule]
+    base: ir.Table,
+    cases: Sequence[CaseSpec],
+    offers: Mapping[str, OfferRule],
+    held: ir.Table | None = None,
 ) -> ir.Table:
     """(case_id, subscriber_id, offer_rank): the first of the case's offers the line may take.
 
@@ -240,13 +279,17 @@ def eligible_pairs(
         of_case = base.filter(base.case_id == case.case_id)
         if not case.offer_codes:
             active = of_case.filter(of_case.status == "active")
-            parts.append(active.select("case_id", "subscriber_id", offer_rank=ibis.literal(-1)))
+            parts.append(
+                active.select("case_id", "subscriber_id", offer_rank=ibis.literal(-1, type="int64"))
+            )
             continue
         for rank, code in enumerate(case.offer_codes):
             offer = offers.get(code)
             if offer is None:
                 continue
             taking = of_case.filter(of_case.status.isin(list(offer.statuses)))
+            if offer.terms is not None:
+                taking = taking.filter(~refuses(taking, offer.terms, held))
             if offer.members is not None:
                 taking = taking.semi_join(offer.members, "subscriber_id")
             parts.append(
@@ -310,15 +353,28 @@ def decisions(
     global_holdout: ir.Table | None,
     found_contacts: ir.Table | None,
     policy: ContactPolicy,
+    catalog: Catalog | None = None,
 ) -> ir.Table:
-    """Every (case, subscriber) of the snapshots with its fate (see the module docstring)."""
-    subscribers = con.table("subscribers")
-    lines = subscribers.select(
-        _s_sub=subscribers.subscriber_id, msisdn=subscribers.msisdn, status=subscribers.status
-    )
-    base = members.left_join(lines, members.subscriber_id == lines._s_sub).drop("_s_sub")
+    """Every (case, subscriber) of the snapshots with its fate (see the module docstring).
 
-    eligible = eligible_pairs(base, cases, offers).rename(_e_case="case_id", _e_sub="subscriber_id")
+    ``members`` has ``case_id``, ``subscriber_id`` and ``outside`` (the line is outside
+    the case's area: ``in_area``).
+    """
+    subscribers = con.table("subscribers")
+    columns = ["msisdn", "status"]
+    judged = catalog is not None and any(o.terms is not None for o in offers.values())
+    if judged:  # the product rules read these (``bulk.line_facts``)
+        columns += ["payment_type", "plan_id", "contract_end"]
+    lines = subscribers.select(*columns, _s_sub=subscribers.subscriber_id)
+    base = members.left_join(lines, members.subscriber_id == lines._s_sub).drop("_s_sub")
+    held = None
+    if judged and catalog is not None:
+        held = catalog.held
+        base = line_facts(base, held=held, book=catalog.book, on=catalog.on)
+
+    eligible = eligible_pairs(base, cases, offers, held).rename(
+        _e_case="case_id", _e_sub="subscriber_id"
+    )
     table = base.left_join(
         eligible,
         (base.case_id == eligible._e_case) & (base.subscriber_id == eligible._e_sub),
@@ -367,6 +423,7 @@ def decisions(
     )
     cap_reached = table.in_period_n >= policy.global_cap
     reason = ibis.cases(
+        (table.outside, Reason.OUTSIDE_AREA.value),
         (table.offer_rank.isnull(), Reason.NOT_ELIGIBLE.value),
         (~reduce(or_, consent_ok), Reason.CONSENT.value),
         (table.in_global_holdout, Reason.GLOBAL_HOLDOUT.value),

@@ -59,6 +59,11 @@ class CaseIn(BaseModel):
     holdout_bp: int = Field(0, ge=0, lt=BP)
     starts_on: date
     ends_on: date
+    local_rules: tuple[tuple[str, str], ...] = Field(
+        (),
+        description="Units' local narrowing: (unit code, segment rule as JSON) pairs; members "
+        "under the unit must also meet its rule.",
+    )
 
 
 class RunCreate(BaseModel):

@@ -27,6 +27,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from telmark.audit.service import record_read
 from telmark.catalog.domain import PaymentType, ProductKind, ProductStatus, version_at
@@ -35,6 +36,7 @@ from telmark.customers.domain import SearchBy, parse_lookup
 from telmark.errors import Conflict, DomainError, InvalidInput, NotFound, WarehouseEmpty
 from telmark.offers.domain import OfferStatus, required_takes
 from telmark.offers.eligibility import domain
+from telmark.offers.eligibility.bulk import Book, Handset
 from telmark.offers.eligibility.domain import (
     FailedCondition,
     HeldOffer,
@@ -179,6 +181,43 @@ def _product(row: CatalogProduct, today: date) -> Product:
         on_sale=row.status is ProductStatus.ON_SALE,
         monthly_fee_fen=None if version is None else version.monthly_fee_fen,
     )
+
+
+def terms_of(offer: Offer, version: OfferVersion, short_pools: tuple[str, ...] = ()) -> OfferTerms:
+    """An offer's current terms as the rules read them."""
+    return OfferTerms(
+        code=offer.code,
+        status=offer.status,
+        action=version.action,
+        product_codes=tuple(version.product_codes),
+        valid_from=version.valid_from,
+        valid_to=version.valid_to,
+        excludes=frozenset(version.excludes),
+        short_pools=short_pools,
+    )
+
+
+def book(*, uow: UnitOfWork, on: date) -> Book:
+    """The catalog as the set-wise rules read it (``bulk``): every product priced on ``on``,
+    and each handset contract's lock-in by version (the first also governs earlier starts)."""
+    rows = list(
+        uow.session.scalars(select(CatalogProduct).options(selectinload(CatalogProduct.versions)))
+    )
+    handsets = []
+    for row in rows:
+        if row.kind is not ProductKind.HANDSET_CONTRACT or not row.versions:
+            continue
+        ordered = sorted(row.versions, key=lambda v: v.valid_from)
+        handsets.append(
+            Handset(
+                code=row.code,
+                lock_in=tuple(
+                    (date.min if i == 0 else v.valid_from, v.lock_in_months or 0)
+                    for i, v in enumerate(ordered)
+                ),
+            )
+        )
+    return Book(products={row.code: _product(row, on) for row in rows}, handsets=tuple(handsets))
 
 
 def _lock_in_months(row: CatalogProduct, start: date) -> int | None:
@@ -391,16 +430,7 @@ def explain(
                 outcome = RuleOutcome(met=False, error=error.message)
             else:
                 outcome = rule_outcome(uow, line_con, version.eligibility, as_of)
-        terms = OfferTerms(
-            code=offer.code,
-            status=offer.status,
-            action=version.action,
-            product_codes=tuple(version.product_codes),
-            valid_from=version.valid_from,
-            valid_to=version.valid_to,
-            excludes=frozenset(version.excludes),
-            short_pools=tuple(short.get(offer.id, [])),
-        )
+        terms = terms_of(offer, version, short_pools=tuple(short.get(offer.id, [])))
         judged.append((offer.code, domain.explain(terms, line, catalog, today=day, rule=outcome)))
 
     by_code = {o.code: (o, v) for o, v in offers}
