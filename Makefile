@@ -27,7 +27,7 @@ demo: install
 	$(BIN)/telmark demo
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -22,6 +22,11 @@ from tests.requirements import unavailable
 
 POSTGRES_ENV = "TELMARK_TEST_POSTGRES_URL"
 
+# pytest-xdist workers inherit COLUMNS=80 from the controller; Rich would fix the CLI consoles'
+# width from it when ``telmark.clikit`` is imported, and the CLI tests (which set COLUMNS per
+# invocation) would see their messages wrapped at 80 columns.
+os.environ.pop("COLUMNS", None)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(

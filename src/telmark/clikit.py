@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from telmark.config import Settings
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors are not hard-wrapped: a message naming a file path or a command to run stays one
+# line, so it can be copied and searched in logs (the terminal still wraps it on screen).
+err_console = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
