@@ -26,6 +26,12 @@ def _register() -> None:
     from telmark.customers.cli import app as customers_app
     from telmark.dbcli import app as db_app
     from telmark.demo import demo_command, serve_command
+    from telmark.evaluation.cli import app as evaluation_app
+    from telmark.execution.cli import app as execution_app
+    from telmark.execution.monitor.cli import app as monitor_app
+    from telmark.execution.responses.cli import app as responses_app
+    from telmark.execution.tasks.cli import app as tasks_app
+    from telmark.execution.triggers.cli import app as triggers_app
     from telmark.market.cli import app as market_app
     from telmark.offers.cli import app as offers_app
     from telmark.org.cli import app as org_app
@@ -48,6 +54,22 @@ def _register() -> None:
     app.add_typer(cases_app, name="cases", help="Marketing cases: plan, approve, issue, run.")
     app.add_typer(
         targeting_app, name="targeting", help="Targeting: contact policy, runs, contact lists."
+    )
+    app.add_typer(tasks_app, name="tasks", help="Front-line tasks: generate, work, report.")
+    app.add_typer(
+        execution_app, name="execution", help="Execution: outbox load, dispatch, templates."
+    )
+    app.add_typer(
+        triggers_app, name="triggers", help="Real-time triggers: rules, stream consumer, simulator."
+    )
+    app.add_typer(
+        evaluation_app, name="evaluate", help="Evaluation: A/B/n experiment files, sample size."
+    )
+    app.add_typer(
+        monitor_app, name="monitor", help="Execution monitor: progress, alert scan, alert inbox."
+    )
+    app.add_typer(
+        responses_app, name="responses", help="Responses: order events, attribution, simulation."
     )
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)

@@ -69,6 +69,38 @@ class Settings(BaseSettings):
     case_ack_hours: int = Field(
         default=72, ge=1, description="Hours a unit has to acknowledge an issued case."
     )
+    task_due_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description=(
+            "Days a front-line task has from its list's day (never beyond its case's end)."
+        ),
+    )
+    trigger_refresh_seconds: int = Field(
+        default=300,
+        ge=5,
+        description=(
+            "Seconds after which the trigger engine reloads cases, eligibility and consent."
+        ),
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis holding the trigger event streams (telmark triggers consume).",
+    )
+    response_attribution_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days after a contact within which a response is attributed to it "
+        "(a case's own attribution_days overrides it).",
+    )
+    case_evaluation_overdue_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days after completion by which a case's evaluation must be recorded.",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr("telmark-dev-secret-change-me"),
         description="Key for signing session cookies and tokens; set it in production.",

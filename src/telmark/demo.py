@@ -67,6 +67,7 @@ def prepare_demo(
     from telmark.analysis.value import service as value_service
     from telmark.cases.seed import seed_examples as seed_cases
     from telmark.catalog.seed import seed_demo_catalog
+    from telmark.execution.seed import seed_live_case
     from telmark.offers import service as offer_service
     from telmark.segments import service as segment_service
     from telmark.warehouse.generator import generate_province
@@ -128,6 +129,15 @@ def prepare_demo(
         # Example cases at every stage (telmark.cases.seed): one issued to the cities with
         # one not acknowledged, one waiting for approval, one scheduled; rerun adds nothing.
         seed_cases(uow=uow, con=con, directory=settings.resolved_snapshot_dir)
+    # A case in execution: targeted, sent on the sandbox channel, tasks for the outlets,
+    # responses drawn from the hidden response model (telmark.execution.seed); rerun: nothing.
+    live = seed_live_case(con=con, settings=settings)
+    if live is not None:
+        notes.append(
+            f"live case {live.case_id}: {live.sent} messages to the sandbox "
+            f"({settings.data_dir / 'sandbox'}), {live.tasks} front-line tasks, "
+            f"{live.responses} simulated responses"
+        )
     count = int(con.table("subscribers").count().to_pyarrow().as_py())
     con.disconnect()
     return DemoState(

@@ -1,12 +1,25 @@
 """Every ORM model, imported in one place so Alembic and tests see the full metadata."""
 
 from telmark.analysis.churn.models import ChurnModel
+from telmark.analysis.uplift.models import UpliftModel
 from telmark.audit.models import AuditEntry
 from telmark.auth.models import ApiToken, LoginSession, User, UserRole
 from telmark.cases.models import Case, CaseAlert, CaseIssue, CaseTransition
 from telmark.catalog.models import BundleComponent, Product, ProductVersion
 from telmark.consent.models import ConsentEntry, ConsentImport
 from telmark.db import Base
+from telmark.evaluation.cases.models import CaseEvaluation
+from telmark.execution.models import OutboxAttempt, OutboxMessage, OutboxProviderId, OutboxTemplate
+from telmark.execution.monitor.models import MonitorSetting
+from telmark.execution.responses.models import (
+    ResponseAttribution,
+    ResponseControlLoad,
+    ResponseEvent,
+    ResponseExposure,
+    ResponseImport,
+)
+from telmark.execution.tasks.models import Task, TaskEvent
+from telmark.execution.triggers.models import TriggerDecision, TriggerRule
 from telmark.market.models import CompetitorOffer, MarketShare
 from telmark.offers.models import Draw, Offer, OfferPool, OfferVersion, PoolEntry, Redemption
 from telmark.org.models import OrgUnit, Staff
@@ -20,6 +33,7 @@ __all__ = [
     "BundleComponent",
     "Case",
     "CaseAlert",
+    "CaseEvaluation",
     "CaseIssue",
     "CaseTransition",
     "CompetitorOffer",
@@ -30,19 +44,34 @@ __all__ = [
     "Draw",
     "LoginSession",
     "MarketShare",
+    "MonitorSetting",
     "Offer",
     "OfferPool",
     "OfferVersion",
     "OrgUnit",
+    "OutboxAttempt",
+    "OutboxMessage",
+    "OutboxProviderId",
+    "OutboxTemplate",
     "PoolEntry",
     "Product",
     "ProductVersion",
     "Redemption",
+    "ResponseAttribution",
+    "ResponseControlLoad",
+    "ResponseEvent",
+    "ResponseExposure",
+    "ResponseImport",
     "Segment",
     "SegmentSnapshot",
     "SegmentVersion",
     "Staff",
     "TargetingRun",
+    "Task",
+    "TaskEvent",
+    "TriggerDecision",
+    "TriggerRule",
+    "UpliftModel",
     "User",
     "UserRole",
 ]

@@ -36,6 +36,8 @@ from telmark.cases.schemas import CaseCreate, IssueIn
 from telmark.catalog import service as catalog_service
 from telmark.config import Settings
 from telmark.errors import NotFound
+from telmark.execution.tasks.domain import TaskState
+from telmark.execution.tasks.models import Task
 from telmark.market import service as market_service
 from telmark.market.schemas import OfferCreate, ShareCreate
 from telmark.offers import service as offer_service
@@ -45,6 +47,8 @@ from telmark.org.models import OrgUnit
 from telmark.segments import service as segment_service
 from telmark.segments import snapshots as segment_snapshots
 from telmark.segments.schemas import SegmentCreate
+from telmark.targeting.domain import RunStatus
+from telmark.targeting.models import TargetingRun
 from telmark.uow import UnitOfWork, uow_dependency
 from telmark.warehouse.connection import connect
 from telmark.warehouse.generator import generate_province
@@ -76,6 +80,10 @@ PROVINCE_WIDE: dict[str, str] = {
     "/analysis/churn/models": "activates a province-wide churn model; 403 below the province",
     "/analysis/churn/train": "the console's train button; 403 below the province",
     "/analysis/churn/score": "the console's score button; 403 below the province",
+    # Uplift models learn from finished cases of any city and score the whole province
+    # (analysis.uplift.domain); reading is province-wide, training/scoring 403 below it.
+    "/api/analysis/uplift": "province-wide uplift model versions; training/scoring 403 below it",
+    "/analysis/uplift": "the console of the same uplift models; training/scoring 403 below it",
     # One product catalog for the whole province (catalog.service): everyone reads it,
     # changes are 403 below the province.
     "/api/catalog/products": "the province-wide product catalog; changes 403 below the province",
@@ -97,6 +105,20 @@ PROVINCE_WIDE: dict[str, str] = {
     # The overdue-acknowledgement scan raises alerts across the province (cases.issuing);
     # below the province it is 403. Alerts themselves are listed city-scoped (tested below).
     "/api/cases/alerts/scan": "raises overdue alerts across the province; 403 below it",
+    # Generation reads a province-wide targeting run (execution.tasks.service); 403 below it.
+    "/api/tasks/generate": "generates tasks from a province-wide run; 403 below the province",
+    # The trigger engine arbitrates across every city's cases (execution.triggers.service);
+    # below the province sending events is 403. Rules and decisions are city-scoped (below).
+    "/api/triggers/events": "decides events against every city's cases; 403 below the province",
+    # Loading reads a province-wide targeting run (execution.service.load_run); 403 below it.
+    "/api/execution/runs": "loads a province-wide run into the outbox; 403 below the province",
+    # The monitor's scan evaluates every running case (execution.monitor.scan); 403 below it.
+    "/api/monitor/scan": "evaluates every running case for alerts; 403 below the province",
+    "/monitor/scan": "the console's scan button; 403 below the province",
+    # Order events come from BOSS for the whole province, and attribution runs over every
+    # city's contacts (execution.responses.service); both are 403 below the province.
+    "/api/responses/events": "stores province-wide order events; 403 below the province",
+    "/api/responses/attribute": "attributes every city's events; 403 below the province",
 }
 # Routes without path parameters that act only on the caller's own account.
 OWN_ACCOUNT: dict[tuple[str, str], str] = {
@@ -114,6 +136,10 @@ OWN_ACCOUNT: dict[tuple[str, str], str] = {
     ("POST", "/api/market/shares/import"): "imports rows checked one by one against the scope",
     ("POST", "/market/imports"): "imports rows checked one by one against the scope",
     ("POST", "/offers/preview"): "the economics of the caller's draft; reads and stores nothing",
+    ("POST", "/api/evaluation/experiments"): "evaluates the caller's uploaded file only",
+    ("POST", "/evaluation/experiments"): "evaluates the caller's uploaded file only",
+    ("POST", "/api/evaluation/detectable-uplift"): "arithmetic on the caller's numbers",
+    ("POST", "/api/evaluation/sample-size"): "arithmetic on the caller's numbers",
     ("POST", "/offers/editor/tools"): "re-renders the caller's draft tool list; stores nothing",
     ("POST", "/segments/builder"): (
         "counts the caller's draft rule on the caller's scoped warehouse (org_unit and "
@@ -274,6 +300,9 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
             )
             (wx_issue,) = case_issuing.issue_tree(uow=uow, case_id=wx_case.id)
             (wx_alert,) = case_issuing.overdue_issues(uow=uow, now=datetime.now(UTC)).raised
+        # City B's front-line task (its id is the `task_id` sample), on a run of the province.
+        with UnitOfWork(db) as uow:
+            wx_task = _wx_task(uow, wx_district)
 
         def test_uow() -> Iterator[UnitOfWork]:
             with UnitOfWork(db) as unit:
@@ -306,8 +335,10 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     # Targeting runs are province-wide (see PROVINCE_WIDE).
                     "run_id": "1",
                     "case_id": str(wx_case.id),
+                    "channel": "sms",
                     "issue_id": str(wx_issue.id),
                     "alert_id": str(wx_alert.id),
+                    "task_id": str(wx_task),
                 },
                 queries={
                     ("GET", "/api/segments/overlap"): f"ids={wx_segment.id},{wx_other.id}",
@@ -318,12 +349,37 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                     ("POST", "/api/cases"): WX_CASE,
                     ("POST", "/api/cases/from-template"): WX_FROM_TEMPLATE,
                     ("PUT", "/api/cases/{case_id}"): WX_PLAN,
+                    ("POST", "/cases/new"): WX_CASE,
                     ("POST", "/api/cases/{case_id}/reject"): {"comment": "否"},
                     ("POST", "/api/cases/issues/{issue_id}/localise"): {},
                     ("POST", "/api/cases/issues/{issue_id}/reissue"): {
                         "to": [{"org_code": "C02", "target": 1}]
                     },
                     ("PUT", "/api/segments/{segment_id}"): {"rule": WX_RULE},
+                    ("POST", "/api/tasks/{task_id}/outcome"): {"outcome": "reached"},
+                    ("PUT", "/api/execution/cases/{case_id}/templates"): {
+                        "channel": "sms",
+                        "body": "您好",
+                    },
+                    ("POST", "/api/execution/cases/{case_id}/templates/preview"): {
+                        "channel": "sms",
+                        "body": "您好",
+                    },
+                    ("POST", "/api/tasks/{task_id}/correction"): {
+                        "outcome": "reached",
+                        "note": "改",
+                    },
+                    ("POST", "/api/tasks/{task_id}/reassign"): {"org_code": "C01"},
+                    ("POST", "/api/tasks/{task_id}/cancel"): {"note": "取消"},
+                    ("POST", "/tasks/{task_id}/outcome"): {"outcome": "reached"},
+                    ("PUT", "/api/responses/cases/{case_id}/window"): {"days": 5},
+                    ("POST", "/api/monitor/alerts/{alert_id}/acknowledge"): {"note": "督办"},
+                    ("POST", "/api/monitor/alerts/{alert_id}/resolve"): {"note": "已处理"},
+                    ("PUT", "/api/monitor/settings/{code}"): {"recipients": ["a@b.cn"]},
+                    ("POST", "/monitor/alerts/{alert_id}/acknowledge"): {"note": "督办"},
+                    ("POST", "/monitor/alerts/{alert_id}/resolve"): {"note": "已处理"},
+                    ("PUT", "/api/triggers/rules/{case_id}"): {"event_type": "balance_low"},
+                    ("POST", "/triggers/rules"): {"case_id": wx_case.id, "event_type": "quota_80"},
                     ("POST", "/api/redemptions/{redemption_id}/release"): {"reason": "取消"},
                     # The explainer's subscriber: city B's line 7 (see samples).
                     ("POST", "/offers/eligibility"): {"subscriber_id": "7"},
@@ -364,6 +420,26 @@ def world(tmp_path: Path, db: sessionmaker[Session], warehouse_url: str) -> Iter
                 wx_user_id=wx.id,
                 db=db,
             )
+
+
+def _wx_task(uow: UnitOfWork, district: str) -> int:
+    """A front-line task of city B's unit ``district`` on a (failed, empty) province run."""
+    unit = uow.session.scalars(select(OrgUnit).where(OrgUnit.code == district)).one()
+    run = TargetingRun(
+        run_key="wx-tasks", status=RunStatus.FAILED, run_on=date(2026, 6, 1), policy_version=0,
+        cases=[], fingerprint="-", file_path="", created_by="planner",
+    )  # fmt: skip
+    uow.session.add(run)
+    uow.session.flush()
+    task = Task(
+        run_id=run.id, case_id=1, case_code="WX-TASK", subscriber_id=7, offer_code=None,
+        city_code="C02", org_code=unit.code, org_path=unit.path, staff_code=None,
+        planned_on=date(2026, 6, 1), due_on=date(2026, 6, 8), state=TaskState.OPEN, version=1,
+    )  # fmt: skip
+    uow.session.add(task)
+    uow.session.flush()
+    uow.commit()
+    return task.id
 
 
 def routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:

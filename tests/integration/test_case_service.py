@@ -30,6 +30,7 @@ from telmark.cases.schemas import (
 )
 from telmark.config import get_settings
 from telmark.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from telmark.evaluation.cases import service as case_evaluation
 from telmark.offers.models import Offer, OfferVersion
 from telmark.segments.snapshots import store
 from telmark.warehouse.connection import connect
@@ -332,8 +333,12 @@ def test_wrong_state_names_from_and_to(world: CaseWorld) -> None:
 def test_full_life_cycle(world: CaseWorld) -> None:
     case_id = _approved_province_case(world)
     with world.uow(world.planner) as uow:
-        for step in (service.start, service.pause, service.resume, service.complete,
-                     service.evaluate, service.close):  # fmt: skip
+        for step in (service.start, service.pause, service.resume, service.complete):
+            step(uow=uow, case_id=case_id)
+        with pytest.raises(InvalidTransition, match="no recorded evaluation"):
+            service.evaluate(uow=uow, case_id=case_id)
+        case_evaluation.record_evaluation(uow=uow, case_id=case_id)
+        for step in (service.evaluate, service.close):
             step(uow=uow, case_id=case_id)
         assert get_case_row(uow, case_id).status is CaseStatus.CLOSED
         with pytest.raises(InvalidTransition):

@@ -14,6 +14,9 @@ from telmark.catalog import service as catalog_service
 from telmark.catalog.domain import ProductKind
 from telmark.cli import app
 from telmark.config import get_settings
+from telmark.execution import service as execution_service
+from telmark.execution.domain import OutboxState
+from telmark.execution.responses.service import response_counts
 from telmark.offers import service as offer_service
 from telmark.offers.domain import OfferStatus
 from telmark.offers.tools import TOOL_LABELS
@@ -24,6 +27,7 @@ from telmark.uow import UnitOfWork
 from telmark.warehouse.connection import connect
 
 pytestmark = pytest.mark.slow
+SENT = {OutboxState.SENT, OutboxState.DELIVERED, OutboxState.RESPONDED}
 
 
 def test_demo_prepares_everything_once() -> None:
@@ -81,8 +85,20 @@ def test_demo_prepares_everything_once() -> None:
     with UnitOfWork() as uow:
         cases = case_service.list_cases(uow=uow)
     states = {c.status for c in cases}
-    assert {CaseStatus.ISSUED, CaseStatus.SUBMITTED} <= states
+    assert {CaseStatus.ISSUED, CaseStatus.SUBMITTED, CaseStatus.RUNNING} <= states
     assert len(states) >= 3
+    # The live case filled its funnel: sandbox sends and responses of the treatment and control
+    # groups (drawn from the hidden model), each counted by its module.
+    (live,) = [c for c in cases if c.status is CaseStatus.RUNNING]
+    with UnitOfWork() as uow:
+        outbox = execution_service.counts(uow=uow, case_id=live.id)
+        responded = response_counts(uow=uow, case_id=live.id)
+    assert sum(r.count for r in outbox if r.state in SENT) > 0
+    assert {r.group for r in responded} == {"treatment", "control"}
+    assert sum(r.responders for r in responded) > 0
+    sandbox = data_dir / "sandbox" / "sms.jsonl"
+    assert all(json.loads(line)["provider_id"].startswith("sandbox-") for line in
+               sandbox.read_text(encoding="utf-8").splitlines())  # fmt: skip
 
     again = runner.invoke(app, ["demo", "--no-serve", "--subscribers", "3000", "--json"])
     assert again.exit_code == 0, again.output

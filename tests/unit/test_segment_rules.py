@@ -266,6 +266,7 @@ def test_json_schema_documents_every_node_kind() -> None:
         "org_unit",
         "contacted",
         "segment",
+        "uplift",
     }
     assert "not" in definitions["NotGroup"]["properties"]
     assert definitions["UsageCondition"]["required"][0] == "kind"

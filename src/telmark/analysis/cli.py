@@ -12,6 +12,7 @@ from telmark.analysis.kpi.cli import app as kpi_app
 from telmark.analysis.propensity.cli import app as propensity_app
 from telmark.analysis.report.cli import report_command
 from telmark.analysis.schemas import MonthKpis, OverviewRead
+from telmark.analysis.uplift.cli import app as uplift_app
 from telmark.analysis.value.cli import clv_app, retention_app, value_app
 from telmark.clikit import JsonOpt, command_warehouse, console, print_json, print_table
 
@@ -83,4 +84,5 @@ app.add_typer(value_app, name="value")
 app.add_typer(propensity_app, name="propensity", help="Propensity models for any labelled table.")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(churn_app, name="churn", help="Churn propensity model: train, score, versions.")
+app.add_typer(uplift_app, name="uplift", help="Uplift models from finished cases: train, score.")
 app.command("report")(report_command)

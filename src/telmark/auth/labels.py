@@ -45,6 +45,16 @@ ACTION_LABELS: Mapping[Action, str] = {
     Action.CASE_APPROVE: N_("Approve or reject marketing cases at one's level"),
     Action.CASE_ISSUE: N_("Issue marketing cases down the organisation"),
     Action.CASE_ACKNOWLEDGE: N_("Acknowledge issued marketing cases"),
+    Action.TASK_WORK: N_("Work one's front-line tasks and record outcomes"),
+    Action.TASK_MANAGE: N_("Follow up front-line tasks: completion, reassignment"),
+    Action.EXECUTION_READ: N_("See the outbox: contacts planned, sent and delivered"),
+    Action.EXECUTION_RUN: N_("Load contact lists into the outbox, edit message templates"),
+    Action.EVALUATION_READ: N_("See evaluations and use the sample-size calculator"),
+    Action.EVALUATION_RUN: N_("Evaluate A/B/n experiment files"),
+    Action.TRIGGER_MANAGE: N_("Attach real-time trigger rules to marketing cases"),
+    Action.TRIGGER_INGEST: N_("Send events to the real-time trigger engine"),
+    Action.RESPONSE_IMPORT: N_("Import order events and attribute responses to contacts"),
+    Action.MONITOR_MANAGE: N_("Acknowledge and resolve execution alerts; set alert rules"),
 }
 
 

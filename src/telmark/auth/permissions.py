@@ -49,6 +49,16 @@ class Action(StrEnum):
     CASE_APPROVE = "cases:approve"
     CASE_ISSUE = "cases:issue"
     CASE_ACKNOWLEDGE = "cases:acknowledge"
+    TASK_WORK = "tasks:work"
+    TASK_MANAGE = "tasks:manage"
+    EXECUTION_READ = "execution:read"
+    EXECUTION_RUN = "execution:run"
+    EVALUATION_READ = "evaluation:read"
+    EVALUATION_RUN = "evaluation:run"
+    TRIGGER_MANAGE = "triggers:manage"
+    TRIGGER_INGEST = "triggers:ingest"
+    MONITOR_MANAGE = "monitor:manage"
+    RESPONSE_IMPORT = "responses:import"
 
 
 _EVERYONE = frozenset({Action.TOKENS_OWN})
@@ -63,6 +73,8 @@ _ANALYSE = frozenset(
     }
 )
 _FRONT_LINE = frozenset({Action.CONSENT_READ, Action.UNMASK, Action.CUSTOMER_READ})
+_EVALUATE = frozenset({Action.EVALUATION_READ, Action.EVALUATION_RUN})
+_JUDGE = frozenset({Action.EVALUATION_READ})
 
 # Reasoning, role by role:
 # - province_admin runs the system (users, org, imports, the consent register)
@@ -110,6 +122,32 @@ _FRONT_LINE = frozenset({Action.CONSENT_READ, Action.UNMASK, Action.CUSTOMER_REA
 # at the province, city marketing managers in their city. cases:acknowledge confirms
 # receipt of an issued case: whoever runs the receiving unit (city, outlet, grid) and
 # the account managers it is re-issued to.
+# tasks:work opens one's own front-line tasks (the unit's and below), reveals the number to
+# call and records outcomes: the outlet/grid managers and account managers who make the
+# contacts. tasks:manage reads completion reports, reassigns and cancels tasks in one's scope,
+# and (at the province) generates tasks from a targeting run: province planners, city
+# marketing managers for their city, and outlet managers for their hall and its grids.
+# execution:read shows the outbox (counts by state, rows with masked numbers, message
+# templates), org-scoped so a city sees its own contacts: province planners and city
+# marketing managers. execution:run loads a targeting run into the outbox, edits the
+# cases' message templates and dispatches: the province's planners, who run targeting.
+# triggers:manage attaches trigger rules to cases (org-scoped like cases:manage) and opens the
+# triggers console: province planners and city marketing managers for their city's cases.
+# triggers:ingest sends events to the decision engine (HTTP batches): the account of the event
+# source (BOSS, the charging system) holds it through a province planner's role; the engine
+# arbitrates across every city's cases, so the service refuses it below the province.
+# evaluation:read opens the evaluation console and the sample-size / detectable-effect
+# calculator (it reads nothing stored): everyone who plans, judges or analyses cases.
+# evaluation:run evaluates an uploaded A/B/n experiment file (the caller's own rows, only
+# aggregates returned): planners, analysts and city marketing managers, who run experiments.
+# monitor:manage acknowledges and resolves execution alerts (with notes), runs the monitor scan
+# (at the province) and sets a unit's alert thresholds and e-mail recipients: province planners
+# and city marketing managers, who answer for their cases' execution. Reading progress and
+# alerts needs only cases:read.
+# responses:import brings order events from BOSS into telmark (file import, API batches), runs
+# attribution and the demo's response simulation: the province's planners (and the account of
+# the BOSS feed through that role); events cover every city, so the service refuses it below
+# the province. Reading a case's responses needs only cases:read, org-scoped like the case.
 # Everyone may hold personal API tokens for their own account.
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.PROVINCE_ADMIN: frozenset(Action) - {Action.UNMASK},
@@ -119,10 +157,16 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.MARKETING_PLANNER: _READ_ORG
     | _ANALYSE
     | {Action.CATALOG_MANAGE, Action.OFFER_MANAGE, Action.TARGETING_RUN}
+    | {Action.TASK_MANAGE}
+    | {Action.EXECUTION_READ, Action.EXECUTION_RUN}
+    | _EVALUATE
+    | {Action.TRIGGER_MANAGE, Action.TRIGGER_INGEST}
+    | {Action.MONITOR_MANAGE}
+    | {Action.RESPONSE_IMPORT}
     | {Action.CASE_READ, Action.CASE_MANAGE, Action.CASE_ISSUE}
     | _EVERYONE,
-    Role.ANALYST: _READ_ORG | _ANALYSE | {Action.CASE_READ} | _EVERYONE,
-    Role.APPROVER: _READ_ORG | {Action.CASE_READ, Action.CASE_APPROVE} | _EVERYONE,
+    Role.ANALYST: _READ_ORG | _ANALYSE | {Action.CASE_READ} | _EVALUATE | _EVERYONE,
+    Role.APPROVER: _READ_ORG | {Action.CASE_READ, Action.CASE_APPROVE} | _JUDGE | _EVERYONE,
     Role.CITY_MARKETING_MANAGER: _READ_ORG
     | {
         Action.CONSENT_READ,
@@ -134,15 +178,23 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = {
         Action.CASE_MANAGE,
         Action.CASE_ISSUE,
         Action.CASE_ACKNOWLEDGE,
+        Action.TASK_MANAGE,
+        Action.EXECUTION_READ,
+        Action.EVALUATION_READ,
+        Action.EVALUATION_RUN,
+        Action.TRIGGER_MANAGE,
+        Action.MONITOR_MANAGE,
     }
     | _EVERYONE,
     Role.OUTLET_MANAGER: _READ_ORG
     | _FRONT_LINE
     | {Action.CASE_READ, Action.CASE_ACKNOWLEDGE}
+    | {Action.TASK_WORK, Action.TASK_MANAGE}
     | _EVERYONE,
     Role.ACCOUNT_MANAGER: _READ_ORG
     | _FRONT_LINE
     | {Action.CASE_READ, Action.CASE_ACKNOWLEDGE}
+    | {Action.TASK_WORK}
     | _EVERYONE,
     Role.SERVICE_AGENT: frozenset(
         {

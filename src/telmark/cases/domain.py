@@ -94,6 +94,12 @@ class IssueStatus(StrEnum):
 
 class AlertKind(StrEnum):
     ACK_OVERDUE = "ack_overdue"
+    # Raised by the execution monitor (``telmark.execution.monitor.domain`` has the rules).
+    EXECUTION_BEHIND = "execution_behind"
+    FAILURE_SPIKE = "failure_spike"
+    COMPLAINT_SPIKE = "complaint_spike"
+    # Raised when a completed case is not evaluated in time (``evaluation.cases.service``).
+    EVALUATION_OVERDUE = "evaluation_overdue"
 
 
 class AlertStatus(StrEnum):

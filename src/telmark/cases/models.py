@@ -76,6 +76,7 @@ class Case(Base):
     submitted_by: Mapped[str | None] = mapped_column(String(120))
     frozen_projection: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attribution_days: Mapped[int | None]  # responses: None = the setting (execution.responses)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -163,13 +164,19 @@ class CaseIssue(Base):
 
 
 class CaseAlert(Base):
-    """An alert on an issue (unique per issue and kind, so raising it again is a no-op)."""
+    """An alert on an issue (unique per issue and kind, so raising it again is a no-op).
+
+    The execution monitor's alerts (``telmark.execution.monitor``) have no issue: they
+    are unique per case, kind and ``dedupe_key`` (the rule's scope and checkpoint or
+    day) instead, and carry the unit they concern, their figures, the notes of whoever
+    handled them and whether their e-mail went out.
+    """
 
     __tablename__ = "case_alert"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("marketing_case.id"), index=True)
-    issue_id: Mapped[int] = mapped_column(ForeignKey("case_issue.id"))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("case_issue.id"))
     kind: Mapped[AlertKind] = mapped_column(_enum(AlertKind))
     status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus))
     message: Mapped[str] = mapped_column(String(500))
@@ -177,5 +184,20 @@ class CaseAlert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dedupe_key: Mapped[str | None] = mapped_column(String(160))
+    org_code: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ack_note: Mapped[str | None] = mapped_column(String(1000))
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    resolve_note: Mapped[str | None] = mapped_column(String(1000))
+    email_state: Mapped[str] = mapped_column(String(16), default="pending")
+    email_attempts: Mapped[int] = mapped_column(default=0)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    email_error: Mapped[str | None] = mapped_column(String(500))
 
-    __table_args__ = (UniqueConstraint("issue_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("issue_id", "kind"),
+        UniqueConstraint("case_id", "kind", "dedupe_key"),
+        CheckConstraint("issue_id IS NOT NULL OR dedupe_key IS NOT NULL", name="keyed"),
+        CheckConstraint("email_attempts >= 0", name="email_attempts_not_negative"),
+    )

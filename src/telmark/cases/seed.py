@@ -35,7 +35,7 @@ from telmark.uow import UnitOfWork
 RENEWAL, UPGRADE, RESCUE = (name for name, _, _ in EXAMPLES)
 
 
-def _snapshot(uow: UnitOfWork, con: BaseBackend, directory: Path, name: str) -> int | None:
+def example_snapshot(uow: UnitOfWork, con: BaseBackend, directory: Path, name: str) -> int | None:
     """A fresh snapshot of the example segment ``name`` (None if it is missing or fails)."""
     segment_id = uow.session.scalar(select(Segment.id).where(Segment.name == name))
     if segment_id is None:
@@ -46,7 +46,8 @@ def _snapshot(uow: UnitOfWork, con: BaseBackend, directory: Path, name: str) -> 
         return None
 
 
-def _as(uow: UnitOfWork, username: str, path: str | None) -> None:
+def act_as(uow: UnitOfWork, username: str, path: str | None) -> None:
+    """Act as a demo user (the seeds run each step as the user who would do it)."""
     uow.actor = Actor(username=username, scope_path=path, channel="system")
 
 
@@ -75,10 +76,10 @@ def seed_examples(
 
     def create(template: str, name: str, segment: str, codes: list[str], start: int) -> int | None:
         nonlocal saved
-        snapshot = _snapshot(uow, con, folder, segment)
+        snapshot = example_snapshot(uow, con, folder, segment)
         if snapshot is None or not codes:
             return None
-        _as(uow, "planner", root)
+        act_as(uow, "planner", root)
         detail = planning.create_from_template(
             uow=uow,
             spec=FromTemplate(
@@ -97,11 +98,11 @@ def seed_examples(
         return detail.case.id
 
     def approve(case_id: int) -> None:
-        _as(uow, "planner", root)
+        act_as(uow, "planner", root)
         service.submit(uow=uow, case_id=case_id)
-        _as(uow, "approver", root)
+        act_as(uow, "approver", root)
         service.approve(uow=uow, case_id=case_id, con=con, directory=folder)
-        _as(uow, "planner", root)
+        act_as(uow, "planner", root)
         service.schedule(uow=uow, case_id=case_id)
 
     renewal = create(
@@ -126,19 +127,19 @@ def seed_examples(
         tree = issuing.issue_tree(uow=uow, case_id=renewal)
         for node in tree[:-1]:
             unit = uow.session.scalars(select(OrgUnit).where(OrgUnit.code == node.org_code)).one()
-            _as(uow, f"{node.org_code.lower()}.manager", unit.path)
+            act_as(uow, f"{node.org_code.lower()}.manager", unit.path)
             issuing.acknowledge(uow=uow, issue_id=node.id, now=issued_at + timedelta(hours=20))
-        _as(uow, "system", None)
+        act_as(uow, "system", None)
         issuing.overdue_issues(uow=uow, now=utcnow())
     upgrade = create(
         "upgrade_5g", "4G用户5G升级", UPGRADE, pick("OF-GIFT-5G079", "OF-LOTTERY-5G"), 7
     )
     if upgrade is not None:
-        _as(uow, "planner", root)
+        act_as(uow, "planner", root)
         service.submit(uow=uow, case_id=upgrade)
     member = create("member_day", "月末会员日", UPGRADE, pick("OF-MEMBER-GOLD"), 14)
     if member is not None:
         approve(member)
     create("win_back_port_out", "高流失风险挽留", RESCUE, pick("OF-REDPACKET-BB"), 3)
-    _as(uow, "system", None)
+    act_as(uow, "system", None)
     return saved

@@ -56,7 +56,8 @@ from telmark.cases.schemas import (
 from telmark.config import get_settings
 from telmark.consent.domain import Channel
 from telmark.db import utcnow
-from telmark.errors import InvalidInput
+from telmark.errors import InvalidInput, InvalidTransition
+from telmark.evaluation.cases.models import CaseEvaluation
 from telmark.offers import service as offers
 from telmark.offers.domain import OfferStatus
 from telmark.uow import UnitOfWork
@@ -262,7 +263,17 @@ def complete(*, uow: UnitOfWork, case_id: int, body: ActionIn | None = None) -> 
 
 
 def evaluate(*, uow: UnitOfWork, case_id: int, body: ActionIn | None = None) -> CaseRead:
-    """Mark a completed case evaluated."""
+    """Mark a completed case evaluated: only with an evaluation recorded (evaluation.cases)."""
+    case, _ = managed(uow, case_id)
+    domain.transition(case.status, CaseAction.EVALUATE)  # a case not completed: that error
+    recorded = uow.session.scalar(
+        select(CaseEvaluation.id).where(CaseEvaluation.case_id == case.id).limit(1)
+    )
+    if recorded is None:
+        raise InvalidTransition(
+            f"case {case.code} has no recorded evaluation: record one first "
+            f"(telmark evaluate case {case.id} --record, or its evaluation page)"
+        )
     return _simple(CaseAction.EVALUATE, uow, case_id, body)
 
 

@@ -17,7 +17,10 @@ from telmark.offers.schemas import OfferCreate, parse_offer
 
 
 def _window(today: date) -> dict[str, Any]:
-    return {"valid_from": today.isoformat(), "valid_to": (today + timedelta(days=180)).isoformat()}
+    # On sale for a month already, so the demo's cases that started in the past could take
+    # them on their first day (telmark.execution.seed targets its case then).
+    start, end = today - timedelta(days=30), today + timedelta(days=180)
+    return {"valid_from": start.isoformat(), "valid_to": end.isoformat()}
 
 
 def _documents(today: date) -> list[dict[str, Any]]:

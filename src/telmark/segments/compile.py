@@ -36,7 +36,7 @@ from ibis.backends import BaseBackend
 from ibis.common.exceptions import TableNotFound
 
 from telmark.errors import NotFound, WarehouseEmpty
-from telmark.segments.fields import CHURN_TABLE, VALUE_TABLE, Op
+from telmark.segments.fields import CHURN_TABLE, UPLIFT_TABLE, VALUE_TABLE, Op
 from telmark.segments.rules import (
     MAX_REFERENCE_DEPTH,
     AllGroup,
@@ -58,6 +58,7 @@ from telmark.segments.rules import (
     SegmentCondition,
     TenureCondition,
     TrendCondition,
+    UpliftCondition,
     UsageCondition,
     ValueCondition,
 )
@@ -79,6 +80,10 @@ NOT_BUILT: dict[str, str] = {
     CHURN_TABLE: (
         "churn conditions need the churn_scores table, which has not been built: "
         "run `telmark analysis churn score` first"
+    ),
+    UPLIFT_TABLE: (
+        "uplift conditions need the uplift_scores table, which has not been built: "
+        "run `telmark analysis uplift score --model N` first"
     ),
 }
 CONTACTS = "contact_history"
@@ -244,7 +249,24 @@ def check_references(con: BaseBackend, root: Tree) -> None:
         for p, n in walk(root)
         if isinstance(n, HasProductCondition) and n.product_id is not None
     ]
+    models = [(p, n.model) for p, n in walk(root) if isinstance(n, UpliftCondition)]
     problems: list[dict[str, object]] = []
+    if models:
+        if UPLIFT_TABLE not in con.list_tables():
+            raise WarehouseEmpty(NOT_BUILT[UPLIFT_TABLE], details=[{"table": UPLIFT_TABLE}])
+        scores = con.table(UPLIFT_TABLE)
+        wanted = [ibis.literal(m, type="int64") for _, m in models]
+        found = scores.filter(scores.model_version.isin(wanted)).model_version.name("m")
+        scored = {int(v) for v in found.as_table().distinct().to_pyarrow().column("m").to_pylist()}
+        problems += [
+            {
+                "path": f"{p}.model",
+                "message": f"uplift model {m} has no scores: run `telmark analysis uplift "
+                f"score --model {m}` first",
+            }
+            for p, m in models
+            if m not in scored
+        ]
     if orgs:
         known = _known(con.table("org_closure").ancestor_id, {o for _, o in orgs})
         problems += [
@@ -293,6 +315,7 @@ class _Needs:
     enterprise: bool = False
     value: set[str] = field(default_factory=set)
     churn: set[str] = field(default_factory=set)
+    uplift: set[int] = field(default_factory=set)  # model versions
     contacts: dict[ContactKey, str] = field(default_factory=dict)
 
     def collect(self, node: Tree) -> None:
@@ -315,6 +338,8 @@ class _Needs:
                 self.value.add(n.field)
             elif isinstance(n, ChurnCondition):
                 self.churn.add(n.field)
+            elif isinstance(n, UpliftCondition):
+                self.uplift.add(n.model)
             elif isinstance(n, ContactedCondition):
                 self.contacts.setdefault(_contact_key(n), f"ct_{len(self.contacts)}")
 
@@ -487,6 +512,20 @@ class _Compiler:
             **{f"k_{prefix}": t.subscriber_id}, **{f"{prefix}_{c}": t[c] for c in sorted(columns)}
         )
 
+    def _uplift_ranks(self, model: int) -> ir.Table:
+        """Rank and scored-line count of every line model ``model`` scored (province-wide)."""
+        if UPLIFT_TABLE not in self.con.list_tables():
+            raise WarehouseEmpty(NOT_BUILT[UPLIFT_TABLE], details=[{"table": UPLIFT_TABLE}])
+        t = self.con.table(UPLIFT_TABLE)
+        mine = t.filter(t.model_version == ibis.literal(model, type="int64"))
+        return mine.select(
+            **{
+                f"k_up{model}": mine.subscriber_id,
+                f"up{model}_rank": mine.uplift_rank,
+                f"up{model}_lines": mine.scored_lines,
+            }
+        )
+
     def wide(self, root: Tree, *, narrow: bool = True) -> ir.Table:
         """Every line with the columns the rule reads; ``narrow`` lets members-only filtering
         drop lines that fail a top-level subscriber condition (off to explain a failure)."""
@@ -547,6 +586,8 @@ class _Compiler:
             attach(self._derived(VALUE_TABLE, needs.value, "cv"), "k_cv")
         if needs.churn:
             attach(self._derived(CHURN_TABLE, needs.churn, "cs"), "k_cs")
+        for model in sorted(needs.uplift):
+            attach(self._uplift_ranks(model), f"k_up{model}")
         # The join keys stay (they tell "has a row" from "no row"); nothing else is dropped.
         return wide
 
@@ -623,6 +664,11 @@ class _Compiler:
             return reduce(lambda a, b: a & b, tests)
         if isinstance(node, ContactedCondition):
             return wide[self.needs.contacts[_contact_key(node)]] == 1
+        if isinstance(node, UpliftCondition):
+            # Integers on both sides: "rank r of n is in the top p%" is r·100 <= p·n, exactly.
+            rank = wide[f"up{node.model}_rank"]
+            lines = wide[f"up{node.model}_lines"]
+            return rank * 100 <= lines * ibis.literal(node.top_pct, type="int64")
         # A SegmentCondition here was not expanded first: compile_rule always expands.
         raise TypeError(f"no compiler for {type(node).__name__}")  # pragma: no cover
 

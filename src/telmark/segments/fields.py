@@ -126,6 +126,7 @@ RECHARGE_STATS: dict[str, tuple[str, str]] = {
 
 VALUE_TABLE = "customer_value"
 CHURN_TABLE = "churn_scores"
+UPLIFT_TABLE = "uplift_scores"  # built by `telmark analysis uplift score --model N`
 
 # Columns of the derived analysis tables (built by `telmark analysis value refresh`
 # and `telmark analysis churn score`).
@@ -214,6 +215,7 @@ assert tuple(CONTACT_OUTCOMES) == CONTACT_HISTORY.column("outcome").allowed
 CONDITION_KINDS: dict[str, tuple[str, str]] = {
     "contacted": ("近N天被接触", "Contacted in the last N days"),
     "segment": ("属于其他客群", "Member of another segment"),
+    "uplift": ("预测增益前k%", "Top k% predicted uplift"),
 }
 
 

@@ -5,7 +5,7 @@ A document is ``{"version": 1, "root": <node>}``. A node is a group —
 with a ``kind`` (``field``, ``usage``, ``trend``, ``recharges``,
 ``has_product``, ``contract_ends_within_days``, ``tenure_months``, ``value``,
 ``churn``, ``household``, ``enterprise``, ``org_unit``, ``contacted``,
-``segment``).
+``segment``, ``uplift``).
 
 Semantics fixed here so every backend (and the pandas check in the tests)
 agrees:
@@ -31,6 +31,10 @@ agrees:
   and judged on the same as-of month and the same org scope. References may
   nest at most ``MAX_REFERENCE_DEPTH`` deep and never lead back to a segment
   already on the way (a cycle), whatever the versions.
+* ``uplift`` is true for the top ``top_pct`` percent of the province's scored
+  lines by model ``model``'s predicted uplift (``uplift_scores``): rank r of n
+  lines is in when ``r × 100 ≤ top_pct × n``. The share is of the whole
+  province, also for a city user, so "top 20%" means the same lines to all.
 
 Validation errors name the offending node by path, e.g.
 ``root.all[2].any[0].value: expected a date (YYYY-MM-DD)``.
@@ -391,6 +395,14 @@ class SegmentCondition(_Node):
     version: SegmentId | None = None
 
 
+class UpliftCondition(_Node):
+    """In the top ``top_pct`` percent of lines by predicted uplift of model ``model``."""
+
+    kind: Literal["uplift"] = "uplift"
+    model: Annotated[int, Strict(), PydField(ge=1)]
+    top_pct: Annotated[int, Strict(), PydField(ge=1, le=100)]
+
+
 class AllGroup(_Node):
     all: list[Node] = PydField(min_length=1)
 
@@ -419,6 +431,7 @@ CONDITIONS: dict[str, type[_Node]] = {
     "org_unit": OrgUnitCondition,
     "contacted": ContactedCondition,
     "segment": SegmentCondition,
+    "uplift": UpliftCondition,
 }
 NODE_TAGS = frozenset(GROUP_TAGS) | frozenset(CONDITIONS)
 
@@ -452,6 +465,7 @@ Condition = (
     | OrgUnitCondition
     | ContactedCondition
     | SegmentCondition
+    | UpliftCondition
 )
 
 Node = Annotated[
@@ -471,7 +485,8 @@ Node = Annotated[
     | Annotated[EnterpriseCondition, Tag("enterprise")]
     | Annotated[OrgUnitCondition, Tag("org_unit")]
     | Annotated[ContactedCondition, Tag("contacted")]
-    | Annotated[SegmentCondition, Tag("segment")],
+    | Annotated[SegmentCondition, Tag("segment")]
+    | Annotated[UpliftCondition, Tag("uplift")],
     Discriminator(
         _node_tag,
         custom_error_type="invalid_node",

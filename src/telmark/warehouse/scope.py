@@ -46,6 +46,7 @@ SUBSCRIBER_SCOPED: frozenset[str] = frozenset(
         "churn_scores",  # derived: telmark.analysis.churn (one row per scored line)
         "customer_value",  # derived: telmark.analysis.value (RFM tier, CLV per line)
         "propensity_scores",  # optional: response propensity per line and case (targeting)
+        "uplift_scores",  # derived: telmark.analysis.uplift (one row per line and model)
     }
 )
 # Province-wide reference data every user may read.
@@ -56,6 +57,7 @@ ALL_WAREHOUSE_TABLES = (
     frozenset(CONTRACT)
     | frozenset(TRUTH)
     | {"org_closure", "kpi_cube", "churn_scores", "customer_value", "propensity_scores"}
+    | {"uplift_scores"}
 )
 
 

@@ -27,6 +27,8 @@ from telmark.analysis.kpi import pages as kpi_pages
 from telmark.analysis.propensity import api as propensity_api
 from telmark.analysis.report import api as report_api
 from telmark.analysis.report import pages as report_pages
+from telmark.analysis.uplift import api as uplift_api
+from telmark.analysis.uplift import pages as uplift_pages
 from telmark.analysis.value import api as value_api
 from telmark.analysis.value import pages as value_pages
 from telmark.audit import api as audit_api
@@ -37,6 +39,7 @@ from telmark.auth import pages as auth_pages
 from telmark.auth.deps import not_authenticated_handler
 from telmark.auth.permissions import Action
 from telmark.cases import api as cases_api
+from telmark.cases import pages as cases_pages
 from telmark.catalog import api as catalog_api
 from telmark.catalog import pages as catalog_pages
 from telmark.config import Settings, get_settings
@@ -45,6 +48,19 @@ from telmark.consent import pages as consent_pages
 from telmark.customers import api as customers_api
 from telmark.customers import pages as customers_pages
 from telmark.errors import DomainError, NotAuthenticated
+from telmark.evaluation import api as evaluation_api
+from telmark.evaluation import pages as evaluation_pages
+from telmark.evaluation.cases import api as case_evaluation_api
+from telmark.evaluation.cases import pages as case_evaluation_pages
+from telmark.execution import api as execution_api
+from telmark.execution.monitor import api as monitor_api
+from telmark.execution.monitor import pages as monitor_pages
+from telmark.execution.responses import api as responses_api
+from telmark.execution.responses import pages as responses_pages
+from telmark.execution.tasks import api as tasks_api
+from telmark.execution.tasks import pages as tasks_pages
+from telmark.execution.triggers import api as triggers_api
+from telmark.execution.triggers import pages as triggers_pages
 from telmark.market import api as market_api
 from telmark.market import pages as market_pages
 from telmark.offers import api as offers_api
@@ -76,6 +92,8 @@ ROUTERS: list[APIRouter] = [
     propensity_api.router,
     churn_api.router,
     churn_pages.router,
+    uplift_api.router,
+    uplift_pages.router,
     org_api.router,
     org_pages.router,
     auth_api.router,
@@ -99,10 +117,24 @@ ROUTERS: list[APIRouter] = [
     offers_api.router,
     offers_pages.router,
     cases_api.router,
+    cases_pages.router,
     targeting_api.router,
+    execution_api.router,
     targeting_pages.router,
+    tasks_api.router,
+    tasks_pages.router,
+    monitor_api.router,
+    monitor_pages.router,
+    responses_api.router,
+    responses_pages.router,
+    triggers_api.router,
+    triggers_pages.router,
     report_api.router,
     report_pages.router,
+    evaluation_api.router,
+    evaluation_pages.router,
+    case_evaluation_api.router,
+    case_evaluation_pages.router,
 ]
 
 # The console's navigation, in display order; labels are English msgids.
@@ -122,13 +154,44 @@ NAV: list[NavItem] = [
     NavItem(
         path="/analysis/churn", label=N_("Churn risk"), icon="alert", action=Action.OVERVIEW_READ
     ),
+    NavItem(
+        path="/analysis/uplift",
+        label=N_("Uplift models"),
+        icon="value",
+        action=Action.OVERVIEW_READ,
+    ),
     NavItem(path="/customers", label=N_("Customers"), icon="customer", action=Action.CUSTOMER_READ),
     NavItem(path="/segments", label=N_("Segments"), icon="segments", action=Action.OVERVIEW_READ),
     NavItem(path="/catalog", label=N_("Catalog"), icon="database", action=Action.OVERVIEW_READ),
     NavItem(path="/offers", label=N_("Offer book"), icon="offers", action=Action.OVERVIEW_READ),
+    NavItem(path="/cases", label=N_("Marketing cases"), icon="report", action=Action.CASE_READ),
     NavItem(
         path="/targeting/runs", label=N_("Targeting"), icon="segments", action=Action.TARGETING_RUN
     ),
+    NavItem(path="/tasks/mine", label=N_("My tasks"), icon="consent", action=Action.TASK_WORK),
+    NavItem(
+        path="/evaluation/experiments",
+        label=N_("Experiments"),
+        icon="report",
+        action=Action.EVALUATION_READ,
+    ),
+    NavItem(
+        path="/evaluation/league",
+        label=N_("Case evaluation"),
+        icon="report",
+        action=Action.EVALUATION_READ,
+    ),
+    NavItem(
+        path="/triggers", label=N_("Real-time triggers"), icon="alert", action=Action.TRIGGER_MANAGE
+    ),
+    NavItem(
+        path="/tasks/completion",
+        label=N_("Task completion"),
+        icon="report",
+        action=Action.TASK_MANAGE,
+    ),
+    NavItem(path="/monitor", label=N_("Execution monitor"), icon="alert", action=Action.CASE_READ),
+    NavItem(path="/responses", label=N_("Responses"), icon="report", action=Action.CASE_READ),
     NavItem(path="/market", label=N_("Market"), icon="market", action=Action.OVERVIEW_READ),
     NavItem(
         path="/analysis/report",

@@ -1,0 +1,1 @@
+"""Evaluation of marketing cases: treatment against control, projection against actual."""

@@ -1,0 +1,1 @@
+"""Execution monitoring and early warning: progress against checkpoints, alert rules, inbox."""

@@ -1,0 +1,1 @@
+"""Front-line tasks: contacts assigned to outlets, grids and account managers (see domain)."""

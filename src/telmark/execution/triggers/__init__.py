@@ -1,0 +1,1 @@
+"""Real-time triggers: event-driven cases decided in memory, contacts through the outbox."""
