@@ -440,6 +440,7 @@ def test_acknowledge_localise_and_reissue(world: CaseWorld) -> None:
     with world.uow(world.planner) as uow:
         (spec,) = service.targeting_inputs(uow=uow, case_ids=[case_id])
     assert [(org, json.loads(text)) for org, text in spec.local_rules] == [("C01", rule)]
+    assert spec.local_channels == (("C01", (("sms", 6000), ("frontline", 4000))),)
 
 
 def test_overdue_acknowledgement_raises_one_alert(world: CaseWorld) -> None:

@@ -495,3 +495,19 @@ def test_a_case_reaches_only_its_area_and_its_units_local_narrowing(world: World
     # Rules and areas are part of the run's identity: the same key with a new rule conflicts.
     with pytest.raises(Conflict):
         world.run("areas", cases=[city_case, replace(narrowed, local_rules=())])
+
+
+def test_a_units_channel_mix_splits_its_lines_by_the_shares(world: World) -> None:
+    # C02 asked for half by SMS and half by outbound call on the first case (an SMS case).
+    mixed = replace(
+        world.cases[0], local_channels=(("C02", (("sms", 5000), ("outbound_call", 5000))),)
+    )
+    run = world.run("mix", cases=[mixed])
+    rows = [r for r in world.lists(run) if r["group"] != Group.LOST]
+    c02 = Counter(r["channel"] for r in rows if r["city_id"] == "C02")
+    others = Counter(r["channel"] for r in rows if r["city_id"] != "C02")
+    assert set(others) == {"sms"}  # the case's own order elsewhere
+    assert set(c02) == {"sms", "outbound_call"}
+    total = sum(c02.values())
+    # Binomial share within four standard deviations (the draw is a hash, not random).
+    assert abs(c02["outbound_call"] - total / 2) <= 4 * (total / 4) ** 0.5

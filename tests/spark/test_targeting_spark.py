@@ -39,7 +39,8 @@ CASES = [
     CaseSpec(case_id=i, code=f"C{i}", org_path=path, priority=p, business_weight_bp=w,
              snapshot_id=i, offer_codes=offers, channels=ch, holdout_bp=1500,
              starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
-             local_rules=(("C02", "{}"),) if i == 2 else ())
+             local_rules=(("C02", "{}"),) if i == 2 else (),
+             local_channels=(("C03", (("app_push", 5000), ("sms", 5000))),) if i == 1 else ())
     for i, p, w, ch, path, offers in (
         (1, 5, 5000, ("sms",), "/P32/", ()),
         (2, 5, 5000, ("sms", "app_push"), "/P32/", ("UP", "HANDSET", "NEW")),
@@ -106,7 +107,8 @@ def _decisions(con: BaseBackend, ids: np.ndarray[Any, Any]) -> list[tuple[Any, .
         part = members.filter(members.case_id == case.case_id)
         part = part.left_join(homes, part.subscriber_id == homes._h).drop("_h")
         inside = pipeline.in_area(con, case, part, [(o, local[o]) for o, _ in case.local_rules])
-        parts.append(part.select("case_id", "subscriber_id", outside=~inside))
+        pref = pipeline.preferred_channel(con, case, part)
+        parts.append(part.select("case_id", "subscriber_id", outside=~inside, pref=pref))
     members = parts[0].union(parts[1]).union(parts[2])
     offers, catalog = _catalog(con)
     numbers = con.table("subscribers").msisdn.to_pyarrow().to_pylist()[:40]

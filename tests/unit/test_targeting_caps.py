@@ -145,8 +145,14 @@ def test_caps_and_gap_hold_across_any_sequence_of_runs(
             "case_id": [c.case_id for c, ids in cases for _ in ids],
             "subscriber_id": [i for _, ids in cases for i in ids],
             "outside": [False for _, ids in cases for _ in ids],
+            "pref": [None for _, ids in cases for _ in ids],
         },
-        schema={"case_id": "int64", "subscriber_id": "int64", "outside": "boolean"},
+        schema={
+            "case_id": "int64",
+            "subscriber_id": "int64",
+            "outside": "boolean",
+            "pref": "string",
+        },
     )
     masks = pipeline.blocked_masks(
         {ch: [f"1380000{s:04d}" for s, c in blocked if c == ch] for ch in CHANNELS}

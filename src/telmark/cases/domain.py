@@ -379,3 +379,5 @@ class CaseTargeting:
     ends_on: date
     # (unit code, rule JSON) of each unit that narrowed its part (``issuing.localise``)
     local_rules: tuple[tuple[str, str], ...] = ()
+    # (unit code, ((channel, share bp), ...)) of each unit that set its channel mix
+    local_channels: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()

@@ -337,9 +337,26 @@ def targeting_inputs(
                 starts_on=case.starts_on,
                 ends_on=case.ends_on,
                 local_rules=_local_rules(uow, case.id),
+                local_channels=_local_channels(uow, case.id),
             )
         )
     return result
+
+
+def _local_channels(
+    uow: UnitOfWork, case_id: int
+) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    """Each unit's local channel mix (``issuing.localise``), in unit order."""
+    rows = uow.session.execute(
+        select(CaseIssue.org_code, CaseIssue.local_channels)
+        .where(CaseIssue.case_id == case_id)
+        .order_by(CaseIssue.org_code)
+    ).all()
+    return tuple(
+        (org, tuple((str(c["channel"]), int(c["share_bp"])) for c in mix))
+        for org, mix in rows
+        if mix
+    )
 
 
 def _local_rules(uow: UnitOfWork, case_id: int) -> tuple[tuple[str, str], ...]:

@@ -124,8 +124,9 @@ def _offer_rules(
 def _members(
     uow: UnitOfWork, con: BaseBackend, cases: Sequence[CaseSpec], snapshot_dir: Path
 ) -> ir.Table:
-    """(case_id, subscriber_id, outside) of every case's snapshot; ``outside`` marks the lines
-    outside the case's area (``pipeline.in_area``)."""
+    """(case_id, subscriber_id, outside, pref) of every case's snapshot; ``outside`` marks the
+    lines outside the case's area (``pipeline.in_area``), ``pref`` a unit's preferred channel
+    (``pipeline.preferred_channel``)."""
     as_of: date | None = None
     parts = []
     for case in cases:
@@ -136,8 +137,8 @@ def _members(
             case_id=ibis.literal(case.case_id, type="int64"),
             subscriber_id=members.subscriber_id.cast("int64"),
         )
-        if is_root_path(case.org_path) and not case.local_rules:
-            parts.append(part.mutate(outside=ibis.literal(False)))
+        if is_root_path(case.org_path) and not case.local_rules and not case.local_channels:
+            parts.append(part.mutate(outside=ibis.literal(False), pref=ibis.null("string")))
             continue
         local = []
         for org, rule in case.local_rules:
@@ -150,7 +151,14 @@ def _members(
         homes = subscribers.select(_h_sub=subscribers.subscriber_id, org_id=subscribers.org_id)
         part = part.left_join(homes, part.subscriber_id == homes._h_sub).drop("_h_sub")
         inside = pipeline.in_area(con, case, part, local)
-        parts.append(part.select("case_id", "subscriber_id", outside=~inside.fill_null(False)))
+        parts.append(
+            part.select(
+                "case_id",
+                "subscriber_id",
+                outside=~inside.fill_null(False),
+                pref=pipeline.preferred_channel(con, case, part),
+            )
+        )
     union = parts[0]
     for part in parts[1:]:
         union = union.union(part, distinct=False)

@@ -109,6 +109,8 @@ class TargetCase(Protocol):
     def ends_on(self) -> date: ...
     @property
     def local_rules(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def local_channels(self) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,9 @@ class CaseSpec:
     # (org code, segment rule as canonical JSON): a unit's local narrowing of the case
     # (``cases.issuing.localise``); members under that unit must also meet the rule.
     local_rules: tuple[tuple[str, str], ...] = ()
+    # (org code, ((channel, share bp), ...)): a unit's local channel mix; its lines are given
+    # a preferred channel by those shares (``preferred_channel``), tried before the case's order.
+    local_channels: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
 
     @property
     def org_code(self) -> str:
@@ -150,6 +155,9 @@ class CaseSpec:
             starts_on=case.starts_on,
             ends_on=case.ends_on,
             local_rules=tuple((str(o), str(r)) for o, r in case.local_rules),
+            local_channels=tuple(
+                (str(o), tuple((str(c), int(b)) for c, b in mix)) for o, mix in case.local_channels
+            ),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -166,6 +174,7 @@ class CaseSpec:
             "starts_on": self.starts_on.isoformat(),
             "ends_on": self.ends_on.isoformat(),
             "local_rules": [list(pair) for pair in self.local_rules],
+            "local_channels": [[o, [list(s) for s in mix]] for o, mix in self.local_channels],
         }
 
     @classmethod
@@ -183,6 +192,10 @@ class CaseSpec:
             starts_on=date.fromisoformat(data["starts_on"]),
             ends_on=date.fromisoformat(data["ends_on"]),
             local_rules=tuple((str(o), str(r)) for o, r in data.get("local_rules", ())),
+            local_channels=tuple(
+                (str(o), tuple((str(c), int(b)) for c, b in mix))
+                for o, mix in data.get("local_channels", ())
+            ),
         )
 
 

@@ -263,6 +263,40 @@ def in_area(
     return inside
 
 
+# The share draw of a local channel mix: a multiplicative hash of (subscriber, case) modulo
+# 10 000, in integer arithmetic every backend computes alike (DuckDB and Spark give the same
+# buckets); consecutive subscriber ids spread evenly over the buckets (the multiplier is
+# coprime with 10 000).
+MIX_MULTIPLIER = 2_654_435_761
+MIX_CASE_MULTIPLIER = 40_503
+
+
+def preferred_channel(con: BaseBackend, case: CaseSpec, table: ir.Table) -> ir.StringValue:
+    """Each row's preferred channel under its unit's local channel mix (NULL: none).
+
+    A line under a unit that set a mix gets channel *k* when its share bucket falls in
+    the k-th share; with nested mixes (a city's and an outlet's), the deeper unit's wins.
+    The preferred channel is tried before the case's own order (``decisions``).
+    """
+    bucket = (table.subscriber_id * MIX_MULTIPLIER + case.case_id * MIX_CASE_MULTIPLIER) % 10_000
+    chosen: ir.StringValue = ibis.null("string")
+    for org, mix in sorted(case.local_channels, key=lambda item: len(item[0])):
+        under = table.org_id.isin(descendants(con, org).org_id)
+        pick: ir.StringValue = ibis.null("string")
+        for channel, share in reversed(_cumulative(mix)):
+            pick = ibis.ifelse(bucket < share, ibis.literal(channel), pick)
+        chosen = ibis.ifelse(under, pick, chosen)
+    return chosen
+
+
+def _cumulative(mix: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    total, out = 0, []
+    for channel, share in mix:
+        total += share
+        out.append((channel, total))
+    return out
+
+
 def eligible_pairs(
     base: ir.Table,
     cases: Sequence[CaseSpec],
@@ -357,8 +391,9 @@ def decisions(
 ) -> ir.Table:
     """Every (case, subscriber) of the snapshots with its fate (see the module docstring).
 
-    ``members`` has ``case_id``, ``subscriber_id`` and ``outside`` (the line is outside
-    the case's area: ``in_area``).
+    ``members`` has ``case_id``, ``subscriber_id``, ``outside`` (the line is outside
+    the case's area: ``in_area``) and ``pref`` (its unit's preferred channel, or NULL:
+    ``preferred_channel``).
     """
     subscribers = con.table("subscribers")
     columns = ["msisdn", "status"]
@@ -390,7 +425,10 @@ def decisions(
     table = table.left_join(masks, table.msisdn == masks._b_msisdn).drop("_b_msisdn")
     table = table.mutate(mask=table["mask"].fill_null(0))
 
-    used = sorted({c for case in cases for c in case.channels})
+    used = sorted(
+        {c for case in cases for c in case.channels}
+        | {c for case in cases for _, mix in case.local_channels for c, _ in mix}
+    )
     counts = contact_counts(found_contacts, members, used).rename(_n_sub="subscriber_id")
     table = table.left_join(counts, table.subscriber_id == counts._n_sub).drop("_n_sub")
     table = table.mutate(
@@ -407,8 +445,9 @@ def decisions(
     counted = {c: table[f"n_{c}"] for c in used}
     consent_ok: list[ir.BooleanValue] = []
     usable: list[ir.BooleanValue] = []
-    for i in range(MAX_CHANNELS):
-        slot = table[f"ch_{i}"]
+    # The unit's preferred channel (a local mix) first, then the case's channels in order.
+    slots = [table.pref, *(table[f"ch_{i}"] for i in range(MAX_CHANNELS))]
+    for slot in slots:
         bit = reduce(
             lambda acc, pair: ibis.ifelse(slot == pair[0], 1 << pair[1], acc),
             CHANNEL_BITS.items(),
@@ -418,7 +457,7 @@ def decisions(
         consent_ok.append(ok)
         usable.append(ok & (_room(policy, slot, counted) > 0))
     chosen = ibis.cases(
-        *((usable[i], table[f"ch_{i}"]) for i in range(MAX_CHANNELS)),
+        *((usable[i], slots[i]) for i in range(len(slots))),
         else_=ibis.null("string"),
     )
     cap_reached = table.in_period_n >= policy.global_cap

@@ -64,6 +64,11 @@ class CaseIn(BaseModel):
         description="Units' local narrowing: (unit code, segment rule as JSON) pairs; members "
         "under the unit must also meet its rule.",
     )
+    local_channels: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = Field(
+        (),
+        description="Units' channel mixes: (unit code, ((channel, share bp), ...)); lines under "
+        "the unit prefer a channel drawn by those shares.",
+    )
 
 
 class RunCreate(BaseModel):

@@ -23,8 +23,6 @@ in the warehouse's hash tables at once), ranks the probabilities into deciles an
 
 from __future__ import annotations
 
-import io
-import os
 import tempfile
 import time
 import uuid
@@ -33,7 +31,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import joblib  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -44,6 +41,7 @@ from sklearn.model_selection import train_test_split  # type: ignore[import-unty
 from sqlalchemy import select
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from telmark.analysis.artifacts import read_artifact, write_artifact
 from telmark.analysis.churn import domain
 from telmark.analysis.churn.features import (
     CATEGORICAL,
@@ -184,36 +182,12 @@ def _read(row: ChurnModel) -> ChurnModelRead:
     )
 
 
-def _write_artifact(directory: Path, version: int, payload: dict[str, Any]) -> tuple[Path, str]:
-    buffer = io.BytesIO()
-    joblib.dump(payload, buffer)
-    data = buffer.getvalue()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"churn-{version}.joblib"
-    # Written beside and renamed: a crash never leaves half a model under the final name.
-    partial = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-    return path, domain.sha256_of(data)
-
-
 def load_model(row: ChurnModel) -> Any:
     """The fitted model of ``row``, after checking its file's SHA-256 (see the module docstring)."""
-    path = Path(row.artifact_path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InvalidInput(
-            f"model file {path} of churn model version {row.version} cannot be read ({error})",
-            details=[{"file": str(path), "reason": "unreadable"}],
-        ) from None
-    domain.check_artifact(data=data, expected_sha256=row.artifact_sha256, path=str(path))
-    payload = joblib.load(io.BytesIO(data))
-    if payload.get("features") != list(FEATURES):
-        raise InvalidInput(
-            f"model file {path} was trained on other features than this version of telmark "
-            "computes; retrain the model"
-        )
+    payload = read_artifact(
+        path=Path(row.artifact_path), sha256=row.artifact_sha256, kind="churn",
+        version=row.version, features=FEATURES,
+    )  # fmt: skip
     return payload["model"]
 
 
@@ -326,8 +300,9 @@ def train_model(
     fitted = fit_churn(con=con, seed=seed)
     versions = uow.session.scalars(select(ChurnModel.version)).all()
     version = domain.next_version(versions)
-    path, sha256 = _write_artifact(
+    path, sha256 = write_artifact(
         models_dir,
+        "churn",
         version,
         {
             "format": ARTIFACT_FORMAT,

@@ -42,8 +42,6 @@ whole province), keeping other versions' rows, in one atomic replacement.
 
 from __future__ import annotations
 
-import io
-import os
 import tempfile
 import time
 import uuid
@@ -53,7 +51,6 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import joblib  # type: ignore[import-untyped]
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,6 +60,7 @@ from sklearn.model_selection import train_test_split  # type: ignore[import-unty
 from sqlalchemy import select
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from telmark.analysis.artifacts import read_artifact, write_artifact
 from telmark.analysis.churn.service import feature_matrix
 from telmark.analysis.propensity.service import SINGLE_THREAD_MAX_ROWS
 from telmark.analysis.uplift import domain
@@ -309,36 +307,12 @@ def _read(row: UpliftModel) -> UpliftModelRead:
     )
 
 
-def _write_artifact(directory: Path, version: int, payload: dict[str, Any]) -> tuple[Path, str]:
-    buffer = io.BytesIO()
-    joblib.dump(payload, buffer)
-    data = buffer.getvalue()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"uplift-{version}.joblib"
-    # Written beside and renamed: a crash never leaves half a model under the final name.
-    partial = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-    return path, domain.sha256_of(data)
-
-
 def load_model(row: UpliftModel) -> UpliftPair:
     """The fitted pair of ``row``, after checking its file's SHA-256 (as churn's models)."""
-    path = Path(row.artifact_path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InvalidInput(
-            f"model file {path} of uplift model version {row.version} cannot be read ({error})",
-            details=[{"file": str(path), "reason": "unreadable"}],
-        ) from None
-    domain.check_artifact(data=data, expected_sha256=row.artifact_sha256, path=str(path))
-    payload = joblib.load(io.BytesIO(data))
-    if payload.get("features") != list(FEATURES):
-        raise InvalidInput(
-            f"model file {path} was trained on other features than this version of telmark "
-            "computes; retrain the model"
-        )
+    payload = read_artifact(
+        path=Path(row.artifact_path), sha256=row.artifact_sha256, kind="uplift",
+        version=row.version, features=FEATURES,
+    )  # fmt: skip
     return UpliftPair(treatment=payload["treatment"], control=payload["control"])
 
 
@@ -350,8 +324,9 @@ def train_model(
     fitted = fit_uplift(con=con, labelled=labelled, seed=seed)
     versions = uow.session.scalars(select(UpliftModel.version)).all()
     version = domain.next_version(versions)
-    path, sha256 = _write_artifact(
+    path, sha256 = write_artifact(
         models_dir,
+        "uplift",
         version,
         {
             "format": ARTIFACT_FORMAT,
