@@ -17,6 +17,7 @@ from telmark.config import get_settings
 from telmark.execution import service as execution_service
 from telmark.execution.domain import OutboxState
 from telmark.execution.responses.service import response_counts
+from telmark.execution.tasks import service as tasks_service
 from telmark.offers import service as offer_service
 from telmark.offers.domain import OfferStatus
 from telmark.offers.tools import TOOL_LABELS
@@ -87,15 +88,17 @@ def test_demo_prepares_everything_once() -> None:
     states = {c.status for c in cases}
     assert {CaseStatus.ISSUED, CaseStatus.SUBMITTED, CaseStatus.RUNNING} <= states
     assert len(states) >= 3
-    # The live case filled its funnel: sandbox sends and responses of the treatment and control
-    # groups (drawn from the hidden model), each counted by its module.
+    # The live case filled its funnel: sandbox sends, front-line tasks and responses of the
+    # treatment and control groups (drawn from the hidden model), each counted by its module.
     (live,) = [c for c in cases if c.status is CaseStatus.RUNNING]
     with UnitOfWork() as uow:
         outbox = execution_service.counts(uow=uow, case_id=live.id)
         responded = response_counts(uow=uow, case_id=live.id)
+        tasks = tasks_service.report(uow=uow, case_id=live.id)
     assert sum(r.count for r in outbox if r.state in SENT) > 0
     assert {r.group for r in responded} == {"treatment", "control"}
     assert sum(r.responders for r in responded) > 0
+    assert tasks.total.assigned > 0  # the first city's channel mix sends half to its outlets
     sandbox = data_dir / "sandbox" / "sms.jsonl"
     assert all(json.loads(line)["provider_id"].startswith("sandbox-") for line in
                sandbox.read_text(encoding="utf-8").splitlines())  # fmt: skip

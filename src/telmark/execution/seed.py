@@ -1,15 +1,16 @@
 """The demo's case in execution: one case taken from approval to responses, so a new console
-shows a live funnel — contacts sent, front-line tasks for the lines no message may reach,
+shows a live funnel — contacts sent, front-line tasks where a city chose its outlets,
 responses coming back against the control group, and the monitor's view of it.
 
 A 4G→5G upgrade case (SMS, app push and front-line tasks) started twenty days ago goes through
-the real service calls, each step by the demo user who would take it: approval, scheduling
-and start; its messages; a targeting run on its first day; the outbox and the tasks; dispatch
-on the sandbox channel (``channels.sandbox``: the demo province has no real subscribers, so
-messages are written to ``<data dir>/sandbox/`` and marked ``sandbox-`` wherever they are
-shown); responses drawn from the generated province's hidden response model
-(``responses.simulate``); and a monitor scan. Nothing here writes rows directly, and a rerun
-adds nothing (the case is found by name).
+the real service calls, each step by the demo user who would take it: approval, scheduling,
+issue to the cities (the first acknowledges and sends half of its lines to its outlets with a
+local channel mix) and start; its messages; a targeting run on its first day; the outbox and
+the tasks; dispatch on the sandbox channel (``channels.sandbox``: the demo province has no
+real subscribers, so messages are written to ``<data dir>/sandbox/`` and marked ``sandbox-``
+wherever they are shown); responses drawn from the generated province's hidden response
+model (``responses.simulate``); and a monitor scan. Nothing here writes rows directly, and a
+rerun adds nothing (the case is found by name).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from ibis.backends import BaseBackend
 from sqlalchemy import select
 
 from telmark.actor import Actor
-from telmark.cases import planning
+from telmark.cases import issuing, planning
 from telmark.cases import service as cases_service
 from telmark.cases.models import Case
-from telmark.cases.schemas import FromTemplate
+from telmark.cases.schemas import FromTemplate, IssueIn, LocaliseIn
 from telmark.cases.seed import UPGRADE, act_as, example_snapshot
 from telmark.config import Settings
 from telmark.execution import loading
@@ -57,6 +58,9 @@ MESSAGES = {
     "app_push": TemplateIn(body="5G专享：{{ offer_name }}，点击查看办理方式"),
 }
 KINDS = {"sms": ChannelKind.SMS, "app_push": ChannelKind.WEBHOOK}
+MIX = {
+    "channels": [{"channel": "sms", "share_bp": 5000}, {"channel": "frontline", "share_bp": 5000}]
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,14 @@ def seed_live_case(
         cases_service.approve(uow=uow, case_id=case_id, con=con, directory=folder)
         act_as(uow, "planner", root)
         cases_service.schedule(uow=uow, case_id=case_id)
+        issuing.issue(uow=uow, case_id=case_id, spec=IssueIn(), con=con, directory=folder)
+        # The first city works half of its lines through its outlets (front-line tasks).
+        first = issuing.issue_tree(uow=uow, case_id=case_id)[0]
+        city = uow.session.scalars(select(OrgUnit).where(OrgUnit.code == first.org_code)).one()
+        act_as(uow, f"{city.code.lower()}.manager", city.path)
+        issuing.acknowledge(uow=uow, issue_id=first.id)
+        issuing.localise(uow=uow, issue_id=first.id, spec=LocaliseIn.model_validate(MIX))
+        act_as(uow, "planner", root)
         cases_service.start(uow=uow, case_id=case_id)
         for channel, message in MESSAGES.items():
             execution_service.set_template(uow=uow, case_id=case_id, channel=channel, spec=message)
