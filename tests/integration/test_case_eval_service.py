@@ -15,13 +15,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
+import pyarrow as pa
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from telmark.actor import Actor
+from telmark.analysis.uplift.domain import ModelStatus as UpliftStatus
+from telmark.analysis.uplift.domain import Source as UpliftSource
+from telmark.analysis.uplift.models import UpliftModel
 from telmark.cases import service as case_service
 from telmark.cases.domain import (
     AlertKind,
@@ -35,6 +40,7 @@ from telmark.cases.models import Case, CaseAlert, CaseIssue, CaseTransition
 from telmark.errors import InvalidInput, InvalidTransition, NotFound
 from telmark.evaluation.cases import service
 from telmark.evaluation.cases.exports import ExportFormat
+from telmark.evaluation.cases.qini import case_qini
 from telmark.execution.channels.base import Message, SendResult
 from telmark.execution.domain import OutboxState, outbox_key
 from telmark.execution.models import OutboxMessage
@@ -325,3 +331,45 @@ def test_exports_open(world: CaseWorld, tmp_path: Path) -> None:
     assert pdf.startswith(b"%PDF")
     assert b"/Type /Page" in pdf
     assert read.case_code == "EVAL"
+
+
+def _scored_model(world: CaseWorld, version: int) -> None:
+    with world.uow() as uow:
+        uow.session.add(
+            UpliftModel(
+                version=version, status=UpliftStatus.SCORED, source=UpliftSource.CASES,
+                case_ids=[world.case_id], trained_at=NOW, trained_by="analyst", seed=1,
+                feature_month=date(2026, 9, 1), rows=100, treated=50, responders=10,
+                holdout_rows=30, qini=0.0, auuc=0.0, metrics={}, artifact_path="-",
+                artifact_sha256="0" * 64, scored_at=NOW, scored_rows=1,
+                scored_month=date(2026, 9, 1),
+            )
+        )  # fmt: skip
+        uow.commit()
+
+
+def test_the_qini_curve_ranks_the_case_by_the_latest_scored_model(world: CaseWorld) -> None:
+    con = ibis.duckdb.connect()
+    with world.uow() as uow:
+        assert case_qini(uow=uow, con=con, case_id=world.case_id) is None  # no model yet
+    _scored_model(world, 3)
+    ids = sorted(world.groups)[:-5]  # five lines joined after scoring: left out, counted
+    # An oracle that knows who took the offer in treatment, and a model that has it backwards.
+    oracle = [1.0 if (s in world.took) == (world.groups[s] == "treatment") else 0.0 for s in ids]
+    scores = pa.table({
+        "subscriber_id": pa.array(ids * 2, pa.int64()),
+        "model_version": pa.array([3] * len(ids) + [2] * len(ids), pa.int64()),
+        "uplift": pa.array(oracle + [-v for v in oracle], pa.float64()),
+    })  # fmt: skip
+    con.create_table("uplift_scores", scores)
+    _scored_model(world, 2)  # an older version with the reversed scores: the newest is used
+    with world.uow() as uow:
+        good = case_qini(uow=uow, con=con, case_id=world.case_id)
+    assert good is not None
+    assert (good.version, good.cases, good.unscored) == (3, [world.case_id], 5)
+    assert good.lines == len(ids)
+    assert good.share[0] == 0.0
+    assert good.share[-1] == 1.0
+    assert len(good.share) == len(good.incremental) == 101
+    assert good.coefficient > 0.5
+    assert max(good.incremental) > good.incremental[-1]  # persuadables come first

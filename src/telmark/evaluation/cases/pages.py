@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from ibis.backends import BaseBackend
 from starlette.responses import Response
 
-from telmark.auth.deps import require
+from telmark.auth.deps import ScopedWarehouseDep, require
 from telmark.auth.domain import Principal
 from telmark.auth.permissions import Action
 from telmark.cases.domain import CaseStatus
@@ -23,6 +24,7 @@ from telmark.errors import InvalidInput
 from telmark.evaluation.cases import service
 from telmark.evaluation.cases.domain import DIMENSION_LABELS, GUARDRAIL_LABELS, Dimension
 from telmark.evaluation.cases.exports import EFFECT_LABELS, MEDIA_TYPES, ExportFormat, file_name
+from telmark.evaluation.cases.qini import CaseQini, case_qini
 from telmark.evaluation.cases.schemas import CaseEvaluationRead
 from telmark.translation import N_
 from telmark.uow import UnitOfWork
@@ -80,6 +82,17 @@ def _charts(read: CaseEvaluationRead, locale: str) -> dict[str, Any]:
     }
 
 
+def _qini(ranked: CaseQini | None, locale: str) -> dict[str, Any] | None:
+    if ranked is None:
+        return None
+    return {
+        "share": ranked.share,
+        "incremental": ranked.incremental,
+        "model_name": gettext_for(locale, N_("Model v%(version)s")) % {"version": ranked.version},
+        "random_name": gettext_for(locale, N_("Random targeting")),
+    }
+
+
 def _page(
     request: Request,
     uow: UnitOfWork,
@@ -89,13 +102,16 @@ def _page(
     case_id: int,
     *,
     error: str | None = None,
+    con: BaseBackend | None = None,
 ) -> Response:
     read = service.evaluate_case(uow=uow, case_id=case_id)
     row = service.latest_record(uow, read.case_id)
+    ranked = None if con is None else case_qini(uow=uow, con=con, case_id=read.case_id)
     context = {
         "page_title": gettext_for(locale, N_("Evaluation of %(code)s")) % {"code": read.case_code},
         "read": read,
-        "chart": _charts(read, locale),
+        "chart": {**_charts(read, locale), "qini": _qini(ranked, locale)},
+        "qini": ranked,
         "dimension_labels": DIMENSION_LABELS,
         "guardrail_labels": GUARDRAIL_LABELS,
         "effect_labels": EFFECT_LABELS,
@@ -123,9 +139,11 @@ def case_page(
     templates: TemplatesDep,
     locale: LocaleDep,
     principal: Reader,
+    con: ScopedWarehouseDep,
 ) -> Response:
-    """One case's evaluation, with its Excel and PDF downloads."""
-    return _page(request, uow, templates, locale, principal, case_id)
+    """One case's evaluation, with its Excel and PDF downloads (and its Qini curve under the
+    latest scored uplift model)."""
+    return _page(request, uow, templates, locale, principal, case_id, con=con)
 
 
 @router.post("/evaluation/cases/{case_id}/record", response_class=HTMLResponse)
